@@ -1,0 +1,3 @@
+module github.com/wsksim/wsksim
+
+go 1.26

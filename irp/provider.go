@@ -1,0 +1,250 @@
+package irp
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	"github.com/wsksim/wsksim/nt"
+	"github.com/wsksim/wsksim/sim"
+)
+
+// This file is the provider side: what the WSK subsystem (package wsk) does with
+// an IRP a driver hands it. The driver under test never calls these.
+
+// Submit takes ownership of IRP i for the call named fn (the call in progress).
+// It reports every misuse the I/O manager or Driver Verifier would catch and
+// returns false when the IRP cannot be used at all (NULL, freed, in flight, no
+// stack location left); the provider then fails the call with
+// STATUS_INVALID_PARAMETER without completing the IRP (policy P-BADIRP).
+func (m *Manager) Submit(i *IRP, fn string) bool {
+	if !m.checkUse(i, fn) {
+		return false
+	}
+	switch i.st {
+	case stInFlight:
+		m.w.Violate(RuleResubmitInFlight, fmt.Sprintf("%s given %s while %s (seq %d) still owns it", fn, i.Name(), i.submittedTo, i.submitSeq), i.Name())
+		return false
+	case stReturned:
+		m.w.Violate(RuleUseAfterFree, fn+" given "+i.Name()+" after it was completed back to the I/O manager", i.Name())
+		return false
+	}
+	if i.curLoc < 1 {
+		m.w.Violate(RuleNoStackLocation, fmt.Sprintf("%s given %s with no stack location left (StackSize %d)", fn, i.Name(), i.stackSize), i.Name())
+		return false
+	}
+	if i.owned {
+		if i.needReuse {
+			m.w.Violate(RuleResubmitNoReuse, fn+" given "+i.Name()+", completed earlier, without IoReuseIrp first", i.Name())
+		}
+		if !i.routineSet {
+			m.w.Violate(RuleNoRoutine, fn+" given driver-allocated "+i.Name()+" with no completion routine set", i.Name())
+		} else if !(i.onSuccess && i.onError && i.onCancel) {
+			m.w.Violate(RuleInvokeFlags, fmt.Sprintf("%s given %s whose routine was set with InvokeOnSuccess=%t InvokeOnError=%t InvokeOnCancel=%t", fn, i.Name(), i.onSuccess, i.onError, i.onCancel), i.Name())
+		}
+	}
+	i.st = stInFlight
+	i.curLoc--
+	i.submittedTo = fn
+	i.submitSeq = 0
+	if f, ok := m.w.Current(); ok {
+		i.submitSeq = f.Seq
+	}
+	i.PendingReturned = false
+	i.lends = i.lends[:0]
+	i.traceInfoObj = ""
+	i.traceOut = nil
+	return true
+}
+
+// Lend lends [off, off+n) of block b to the in-flight IRP i until it completes.
+// A freed block is POOL-USE-AFTER-FREE and a range past the block's end is
+// BUF-OVERRUN; both return false (the provider then fails the call). A nil
+// block returns false without a violation: whether NULL is allowed is the
+// calling function's rule.
+func (m *Manager) Lend(i *IRP, b *Block, off, n uint64) bool {
+	if b == nil || i == nil || i.st != stInFlight {
+		return false
+	}
+	if b.freed {
+		m.w.Violate(RulePoolUseAfterFree, fmt.Sprintf("%s given %s after it was freed", i.submittedTo, b.Name()), b.Name(), i.Name())
+		return false
+	}
+	size := uint64(len(b.data))
+	if off > size || n > size-off {
+		m.w.Violate(RuleBufOverrun, fmt.Sprintf("%s given %d bytes at offset %d of %s, which holds %d", i.submittedTo, n, off, b.Name(), size), b.Name(), i.Name())
+		return false
+	}
+	var l *lend
+	if len(i.lends) < cap(i.lends) {
+		i.lends = i.lends[:len(i.lends)+1]
+		l = &i.lends[len(i.lends)-1]
+	} else {
+		i.lends = append(i.lends, lend{})
+		l = &i.lends[len(i.lends)-1]
+	}
+	l.b, l.off, l.n = b, off, n
+	l.snap = append(l.snap[:0], b.data[off:off+n]...)
+	b.lent++
+	return true
+}
+
+// Deliver writes src into the lent range of b starting at off, as the provider
+// filling an output buffer. It first checks that the driver has not written the
+// range while it was lent. It returns how many bytes it wrote.
+func (m *Manager) Deliver(i *IRP, b *Block, off uint64, src []byte) uint64 {
+	for k := range i.lends {
+		l := &i.lends[k]
+		if l.b != b || off < l.off || off-l.off > l.n || uint64(len(src)) > l.n-(off-l.off) {
+			continue
+		}
+		m.checkLend(i, l)
+		rel := off - l.off
+		copy(b.data[off:], src)
+		copy(l.snap[rel:], src)
+		return uint64(len(src))
+	}
+	panic(fmt.Sprintf("irp: internal: Deliver of %d bytes at %d of %s outside every lent range of %s", len(src), off, b.Name(), i.Name()))
+}
+
+func (m *Manager) checkLend(i *IRP, l *lend) {
+	if l.b.freed {
+		return // reported when it was freed
+	}
+	if !bytes.Equal(l.snap, l.b.data[l.off:l.off+l.n]) {
+		m.w.Violate(RuleBufWriteWhileLent, fmt.Sprintf("%s was written while lent to %s for %s", l.b.Name(), i.Name(), i.submittedTo), l.b.Name(), i.Name())
+		copy(l.snap, l.b.data[l.off:l.off+l.n])
+	}
+}
+
+// SetCancelRoutine sets or clears the cancel routine of an in-flight IRP.
+func (m *Manager) SetCancelRoutine(i *IRP, r CancelRoutine) { i.cancelRtn = r }
+
+// MarkPending records that the call owning i is returning STATUS_PENDING.
+func (m *Manager) MarkPending(i *IRP) { i.PendingReturned = true }
+
+// TraceDetail attaches trace-only details to the next completion of i: an
+// object name bound by Information (a new socket) and out-parameters. Call it
+// only when the world is tracing.
+func (m *Manager) TraceDetail(i *IRP, infoBind string, out ...sim.Field) {
+	i.traceInfoObj = infoBind
+	i.traceOut = out
+}
+
+// Finish completes i for the call in progress, inline or pending: the choice
+// point label decides (0 = inline, 1 = pending). Inline, the completion routine
+// runs before Finish returns and Finish returns st; pending, the completion runs
+// after Manager.PendingDelay of virtual time and Finish returns STATUS_PENDING.
+// The caller must not touch i after Finish.
+func (m *Manager) Finish(i *IRP, label string, st nt.Status, info uint64) nt.Status {
+	if m.w.Choose(label, 2) == 0 {
+		m.Complete(i, st, info)
+		return st
+	}
+	m.CompleteLater(i, st, info, m.PendingDelay)
+	return nt.STATUS_PENDING
+}
+
+// CompleteLater marks i pending and schedules its completion after d.
+func (m *Manager) CompleteLater(i *IRP, st nt.Status, info uint64, d sim.Time) {
+	i.PendingReturned = true
+	i.pendStatus, i.pendInfo = st, info
+	m.w.Schedule(d, (*pendTask)(i))
+}
+
+type pendTask IRP
+
+func (t *pendTask) Run() {
+	i := (*IRP)(t)
+	if i.st != stInFlight {
+		return // completed meanwhile (cancelled, closed)
+	}
+	i.m.Complete(i, i.pendStatus, i.pendInfo)
+}
+
+// Complete runs the completion walk for in-flight IRP i: it returns the lent
+// buffers (checking they were not written), sets IoStatus, and calls the
+// completion routine when its InvokeOn flags select it, at an IRQL drawn from
+// choice point irp.completion-irql. A routine of a driver-allocated IRP that
+// returns anything but STATUS_MORE_PROCESSING_REQUIRED is IRP-ROUTINE-RETURN.
+func (m *Manager) Complete(i *IRP, st nt.Status, info uint64) {
+	if i == nil || i.st != stInFlight {
+		panic("irp: internal: Complete of an IRP that is not in flight: " + i.String())
+	}
+	if st == nt.STATUS_PENDING {
+		panic("irp: internal: provider completed " + i.Name() + " with STATUS_PENDING")
+	}
+	for k := range i.lends {
+		l := &i.lends[k]
+		m.checkLend(i, l)
+		l.b.lent--
+		l.b = nil
+	}
+	i.lends = i.lends[:0]
+	i.cancelRtn = nil
+	i.IoStatus = IoStatusBlock{Status: st, Information: info}
+	i.st = stIdle
+	i.curLoc++
+	i.needReuse = i.owned
+	run := i.routineSet && ((st.IsSuccess() && i.onSuccess) || (!st.IsSuccess() && i.onError) || (i.Cancel && i.onCancel))
+	if !run {
+		if !i.owned {
+			i.st = stReturned
+			m.unlive(i)
+		}
+		return
+	}
+	tok := -1
+	if m.w.Tracing() {
+		infoV := sim.Int(info)
+		if i.traceInfoObj != "" {
+			infoV = sim.Bind(i.traceInfoObj)
+		}
+		tok = m.w.TraceCompleteBegin(i.Name(), st, infoV, i.PendingReturned, i.traceOut...)
+	}
+	irql := nt.PASSIVE_LEVEL
+	if m.w.Choose(ChoiceCompletionIRQL, 2) == 1 {
+		irql = nt.DISPATCH_LEVEL
+	}
+	old := m.w.SetIRQL(irql)
+	m.w.EnterCompletion()
+	r := i.routine(i, i.routineCtx)
+	m.w.LeaveCompletion()
+	m.w.SetIRQL(old)
+	m.w.TraceCompleteEnd(tok, r)
+	if r != nt.STATUS_MORE_PROCESSING_REQUIRED {
+		if i.owned {
+			m.w.Violate(RuleRoutineReturn, fmt.Sprintf("the completion routine of driver-allocated %s returned %s; the I/O manager would go on to complete and free it", i.Name(), r), i.Name())
+		} else if i.st == stIdle {
+			i.st = stReturned
+			m.unlive(i)
+		}
+	}
+}
+
+// ---- leaks ----
+
+func (m *Manager) checkLeaks() {
+	for _, i := range m.Live() {
+		switch {
+		case i.st == stInFlight:
+			// The provider's own liveness is checked by the provider.
+		case i.owned:
+			m.w.Violate(RuleLeak, fmt.Sprintf("%s, allocated at seq %d, was never freed", i.Name(), i.allocSeq), i.Name())
+		}
+	}
+	blocks := append([]*Block(nil), m.blocks...)
+	sort.Slice(blocks, func(a, b int) bool { return blocks[a].num < blocks[b].num })
+	for _, b := range blocks {
+		m.w.Violate(RulePoolLeak, fmt.Sprintf("%s (tag %s, %d bytes), allocated at seq %d, was never freed", b.Name(), TagString(b.tag), len(b.data), b.allocSeq), b.Name())
+	}
+}
+
+// Live returns the IRPs not yet freed or handed back, in a stable order (by name).
+func (m *Manager) Live() []*IRP {
+	out := append([]*IRP(nil), m.live...)
+	sortIRPs(out)
+	return out
+}
+
+func sortIRPs(s []*IRP) { sort.Slice(s, func(a, b int) bool { return s[a].num < s[b].num }) }

@@ -1,0 +1,3 @@
+package nt
+
+//go:generate go run ./internal/statusgen/cmd/statusgen -in statuses.txt -out zstatus.go

@@ -129,12 +129,13 @@ type World struct {
 	closed  bool
 	tr      *tracer
 	names   map[string]int
+	policy  map[string]int
 }
 
 // NewWorld returns a world at virtual time zero.
 func NewWorld(cfg Config) *World {
 	w := &World{cfg: cfg, pins: map[string]int{}, faults: map[string]*faultSite{},
-		actions: map[string]Action{}, names: map[string]int{}}
+		actions: map[string]Action{}, names: map[string]int{}, policy: map[string]int{}}
 	if cfg.MaxEvents <= 0 {
 		w.cfg.MaxEvents = 1_000_000
 	}

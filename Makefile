@@ -56,3 +56,7 @@ docs:
 	$(GO) generate ./...
 	$(GO) run ./cmd/wsksim rules --markdown > docs/rules.md
 	$(GO) run ./cmd/wsksim policies --markdown > docs/policies.md
+
+## print-fuzz-targets: the fuzz target list, one package:Target a line (.clusterfuzzlite/build.sh reads it).
+print-fuzz-targets:
+	@for t in $(FUZZ_TARGETS); do echo $$t; done

@@ -348,3 +348,12 @@ func (w *World) TraceNote(text string) {
 	}
 	w.tr.line([]Field{F("seq", Int(seq)), F("ev", Str("note")), F("text", Str(text))})
 }
+
+// FlushTrace writes out everything recorded so far (except events held while a
+// completion routine runs). It returns the trace writer's error, if any.
+func (w *World) FlushTrace() error {
+	if w.tr == nil {
+		return nil
+	}
+	return w.tr.flush()
+}

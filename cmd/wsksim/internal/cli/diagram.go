@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/wsksim/wsksim/scenarios"
+)
+
+const diagramText = `Usage: wsksim diagram [--seed S] FILE
+
+Runs FILE and prints a Mermaid sequenceDiagram of the run, drawn from its
+wsktrace: participants Driver, IoMgr, WSK, WFP and the peers; an arrow for each
+call, return and completion. Paste it into a ` + "```mermaid" + ` block.
+`
+
+func cmdDiagram(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("diagram", diagramText, stderr)
+	seed := fs.Uint64("seed", 1, "the seed to run with")
+	pos, code, ok := parse(fs, args, stdout)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "wsksim diagram: expected exactly one FILE")
+		return ExitUsage
+	}
+	srcs, err := resolve(pos, false)
+	if err == nil && len(srcs) != 1 {
+		err = fmt.Errorf("%s names %d files; diagram takes one", pos[0], len(srcs))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wsksim diagram: %v\n", err)
+		return ExitUsage
+	}
+	var trace bytes.Buffer
+	if _, err := scenarios.Run(srcs[0].path, bytes.NewReader(srcs[0].data), scenarios.Options{Seed: *seed, Trace: &trace}); err != nil {
+		fmt.Fprintf(stderr, "wsksim diagram: %v\n", err)
+		return ExitUsage
+	}
+	d, err := Diagram(trace.Bytes())
+	if err != nil {
+		fmt.Fprintf(stderr, "wsksim diagram: internal: %v\n", err)
+		return ExitUsage
+	}
+	io.WriteString(stdout, d)
+	return ExitOK
+}
+
+type kv struct {
+	k string
+	v json.RawMessage
+}
+
+// object decodes a JSON object keeping its key order.
+func object(raw json.RawMessage) ([]kv, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	t, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := t.(json.Delim); !ok || d != '{' {
+		return nil, fmt.Errorf("not an object: %s", raw)
+	}
+	var out []kv
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, kv{t.(string), v})
+	}
+	return out, nil
+}
+
+func get(o []kv, k string) json.RawMessage {
+	for _, x := range o {
+		if x.k == k {
+			return x.v
+		}
+	}
+	return nil
+}
+
+// short renders a trace value compactly: strings bare, {"bind":x} as x,
+// buffers as their kind.
+func short(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	if o, err := object(v); err == nil {
+		if b := get(o, "bind"); b != nil {
+			return short(b)
+		}
+		if b := get(o, "len"); b != nil {
+			return "len " + string(b)
+		}
+		if b := get(o, "ref"); b != nil {
+			return short(b)
+		}
+		if b := get(o, "hex"); b != nil {
+			return "hex " + short(b)
+		}
+		var parts []string
+		for _, x := range o {
+			parts = append(parts, x.k+"="+short(x.v))
+		}
+		return "{" + strings.Join(parts, " ") + "}"
+	}
+	return string(v)
+}
+
+// participant maps a DDI name to the component that implements it.
+func participant(fn string) string {
+	switch {
+	case strings.HasPrefix(fn, "Io"), strings.HasPrefix(fn, "Ex"):
+		return "IoMgr"
+	case strings.HasPrefix(fn, "Fwp"):
+		return "WFP"
+	}
+	return "WSK"
+}
+
+func mermaidText(s string) string {
+	r := strings.NewReplacer(";", ",", "#", "no.", "\n", " ", "<", "(", ">", ")")
+	s = r.Replace(s)
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}
+
+// Diagram turns a wsktrace v1 into a Mermaid sequenceDiagram.
+func Diagram(trace []byte) (string, error) {
+	var b strings.Builder
+	b.WriteString("sequenceDiagram\n")
+	b.WriteString("    participant Driver\n    participant IoMgr\n    participant WSK\n    participant WFP\n")
+	calls := map[string]string{} // call seq -> participant
+	peers := map[string]bool{}
+	var body strings.Builder
+	for n, line := range bytes.Split(trace, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 || n == 0 {
+			continue
+		}
+		ev, err := object(line)
+		if err != nil {
+			return "", err
+		}
+		switch short(get(ev, "ev")) {
+		case "call":
+			fn := short(get(ev, "fn"))
+			p := participant(fn)
+			calls[string(get(ev, "seq"))] = p
+			var parts []string
+			if a := get(ev, "args"); a != nil {
+				o, _ := object(a)
+				for _, x := range o {
+					parts = append(parts, x.k+"="+short(x.v))
+				}
+			}
+			fmt.Fprintf(&body, "    Driver->>%s: %s\n", p, mermaidText(fn+"("+strings.Join(parts, ", ")+")"))
+		case "return":
+			p := calls[string(get(ev, "call"))]
+			if p == "" {
+				p = "WSK"
+			}
+			r := short(get(ev, "status"))
+			if v := get(ev, "value"); v != nil {
+				r = short(v)
+			}
+			fmt.Fprintf(&body, "    %s-->>Driver: %s\n", p, mermaidText(r))
+		case "complete":
+			fmt.Fprintf(&body, "    IoMgr->>Driver: %s\n", mermaidText("complete "+short(get(ev, "irp"))+" "+short(get(ev, "status"))+" info="+short(get(ev, "information"))))
+		case "env":
+			who := "Peers"
+			for _, k := range []string{"name", "conn"} {
+				if v := get(ev, k); v != nil {
+					who = "peer_" + short(v)
+				}
+			}
+			peers[who] = true
+			var parts []string
+			for _, x := range ev {
+				if x.k != "seq" && x.k != "ev" && x.k != "what" {
+					parts = append(parts, x.k+"="+short(x.v))
+				}
+			}
+			fmt.Fprintf(&body, "    %s->>WSK: %s\n", who, mermaidText(short(get(ev, "what"))+" "+strings.Join(parts, " ")))
+		case "note":
+			fmt.Fprintf(&body, "    Note over Driver: %s\n", mermaidText(short(get(ev, "text"))))
+		}
+	}
+	var ps []string
+	for p := range peers {
+		ps = append(ps, p)
+	}
+	sortStrings(ps)
+	for _, p := range ps {
+		fmt.Fprintf(&b, "    participant %s\n", p)
+	}
+	b.WriteString(body.String())
+	return b.String(), nil
+}

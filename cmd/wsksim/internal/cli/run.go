@@ -1,0 +1,289 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/wsksim/wsksim/scenarios"
+)
+
+// source is one scenario file: on disk, or in the embedded suite.
+type source struct {
+	path string // as shown and as given to reproduce
+	disk string // file on disk ("" for the embedded suite)
+	data []byte
+}
+
+// resolve turns PATH arguments into scenario files. A path is looked up on
+// disk first (a directory means every .txt under it, except fuzz corpora),
+// then in the embedded suite (a file or a directory such as "irp").
+func resolve(paths []string, rewriteDefault bool) ([]source, error) {
+	if len(paths) == 0 {
+		if rewriteDefault {
+			if st, err := os.Stat(filepath.Join("scenarios", "testdata")); err == nil && st.IsDir() {
+				return resolve([]string{filepath.Join("scenarios", "testdata")}, false)
+			}
+			return nil, fmt.Errorf("--rewrite without a PATH rewrites ./scenarios/testdata, which does not exist here; give the files to rewrite")
+		}
+		var out []source
+		for _, rel := range scenarios.Suite() {
+			b, _ := scenarios.SuiteFile(rel)
+			out = append(out, source{path: rel, data: b})
+		}
+		return out, nil
+	}
+	var out []source
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		switch {
+		case err == nil && st.IsDir():
+			var files []string
+			werr := filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if d.IsDir() && d.Name() == "fuzz" {
+					return filepath.SkipDir
+				}
+				if !d.IsDir() && strings.HasSuffix(q, ".txt") {
+					files = append(files, q)
+				}
+				return nil
+			})
+			if werr != nil {
+				return nil, werr
+			}
+			sort.Strings(files)
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, source{path: filepath.ToSlash(f), disk: f, data: b})
+			}
+		case err == nil:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, source{path: filepath.ToSlash(p), disk: p, data: b})
+		default:
+			rel := strings.TrimSuffix(filepath.ToSlash(p), "/")
+			if b, ok := scenarios.SuiteFile(rel); ok {
+				out = append(out, source{path: rel, data: b})
+				continue
+			}
+			found := false
+			for _, s := range scenarios.Suite() {
+				if strings.HasPrefix(s, rel+"/") {
+					b, _ := scenarios.SuiteFile(s)
+					out = append(out, source{path: s, data: b})
+					found = true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("%s: no such file or directory, on disk or in the built-in suite", p)
+			}
+		}
+	}
+	return out, nil
+}
+
+const runText = `Usage: wsksim run [flags] [PATH...]
+
+Runs scenario files and compares each command's output with the expected output
+below its ----. With no PATH it runs the built-in suite. A PATH is a file or a
+directory on disk, or a file or area of the built-in suite ("irp", "irp/reuse.txt").
+Prints one line per file, "ok   PATH (N cmds)" or "FAIL PATH: first difference"
+followed by how to reproduce it, and last "N passed, M failed".
+`
+
+type jsonFailure struct {
+	Pos       string `json:"pos"`
+	Command   string `json:"command"`
+	Want      string `json:"want"`
+	Got       string `json:"got"`
+	Reproduce string `json:"reproduce"`
+}
+
+type jsonFile struct {
+	Path       string       `json:"path"`
+	OK         bool         `json:"ok"`
+	Commands   int          `json:"commands"`
+	Seeds      []uint64     `json:"seeds"`
+	Error      string       `json:"error,omitempty"`
+	Failure    *jsonFailure `json:"failure,omitempty"`
+	Violations []string     `json:"unchecked_violations,omitempty"`
+}
+
+type jsonRun struct {
+	Files  []jsonFile `json:"files"`
+	Passed int        `json:"passed"`
+	Failed int        `json:"failed"`
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", runText, stderr)
+	rewrite := fs.Bool("rewrite", false, "rewrite the expected output in the files on disk (no PATH: ./scenarios/testdata)")
+	seed := fs.Uint64("seed", 1, "the seed of the first run")
+	seeds := fs.Int("seeds", 1, "run each scenario under this many seeds: seed, seed+1, ...")
+	traceDir := fs.String("trace", "", "write each run as wsktrace v1 into this directory")
+	asJSON := fs.Bool("json", false, "print the results as one JSON object")
+	paths, code, ok := parse(fs, args, stdout)
+	if !ok {
+		return code
+	}
+	if *seeds < 1 {
+		fmt.Fprintln(stderr, "wsksim run: --seeds must be at least 1")
+		return ExitUsage
+	}
+	if *rewrite && *seeds > 1 {
+		fmt.Fprintln(stderr, "wsksim run: --rewrite runs one seed; drop --seeds")
+		return ExitUsage
+	}
+	srcs, err := resolve(paths, *rewrite)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsksim run: %v\n", err)
+		return ExitUsage
+	}
+	if *rewrite {
+		for _, s := range srcs {
+			if s.disk == "" {
+				fmt.Fprintf(stderr, "wsksim run: --rewrite: %s is in the built-in suite, not on disk; give its path under scenarios/testdata\n", s.path)
+				return ExitUsage
+			}
+		}
+	}
+	if *traceDir != "" {
+		if err := os.MkdirAll(*traceDir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "wsksim run: --trace: %v\n", err)
+			return ExitUsage
+		}
+	}
+	term := isTerminal(stdout) && !*asJSON
+	var report jsonRun
+	unusable := false
+	for n, s := range srcs {
+		if term {
+			progress(stdout, n, len(srcs), s.path)
+		}
+		jf := jsonFile{Path: s.path, OK: true}
+		var line string
+		var detail []string
+		for k := 0; k < *seeds; k++ {
+			sd := *seed + uint64(k)
+			jf.Seeds = append(jf.Seeds, sd)
+			opts := scenarios.Options{Seed: sd}
+			var tf *os.File
+			if *traceDir != "" {
+				name := strings.NewReplacer("/", "_", "\\", "_").Replace(strings.TrimSuffix(s.path, ".txt"))
+				if *seeds > 1 {
+					name += fmt.Sprintf(".seed%d", sd)
+				}
+				tf, err = os.Create(filepath.Join(*traceDir, name+".wsktrace.jsonl"))
+				if err != nil {
+					fmt.Fprintf(stderr, "wsksim run: --trace: %v\n", err)
+					return ExitUsage
+				}
+				opts.Trace = tf
+			}
+			res, err := scenarios.Run(s.path, bytes.NewReader(s.data), opts)
+			if tf != nil {
+				tf.Close()
+			}
+			if err != nil {
+				unusable = true
+				jf.OK, jf.Error = false, err.Error()
+				line = fmt.Sprintf("FAIL %s: %v", s.path, err)
+				break
+			}
+			jf.Commands = res.Commands
+			for _, v := range res.Unchecked {
+				jf.Violations = append(jf.Violations, v.String())
+			}
+			if *rewrite {
+				if res.Rewritten != string(s.data) {
+					if err := os.WriteFile(s.disk, []byte(res.Rewritten), 0o644); err != nil {
+						fmt.Fprintf(stderr, "wsksim run: --rewrite: %v\n", err)
+						return ExitUsage
+					}
+				}
+				line = fmt.Sprintf("ok   %s (%d cmds, rewritten)", s.path, res.Commands)
+				continue
+			}
+			if !res.OK() {
+				m := res.Mismatches[0]
+				jf.OK = false
+				jf.Failure = &jsonFailure{Pos: m.Pos, Command: m.Cmd, Want: m.Want, Got: m.Got, Reproduce: res.Repro()}
+				line = fmt.Sprintf("FAIL %s: %s", s.path, m.FirstDifference())
+				detail = append(detail, fmt.Sprintf("    seed %d; reproduce: %s", res.Seed, res.Repro()))
+				detail = append(detail, "    want:")
+				detail = append(detail, indent(m.Want, "      ")...)
+				detail = append(detail, "    got:")
+				detail = append(detail, indent(m.Got, "      ")...)
+				break
+			}
+			line = fmt.Sprintf("ok   %s (%d cmds)", s.path, res.Commands)
+		}
+		if jf.OK {
+			report.Passed++
+		} else {
+			report.Failed++
+		}
+		report.Files = append(report.Files, jf)
+		if !*asJSON {
+			if term {
+				fmt.Fprint(stdout, "\r\033[K")
+			}
+			fmt.Fprintln(stdout, line)
+			for _, d := range detail {
+				fmt.Fprintln(stdout, d)
+			}
+		}
+	}
+	if term {
+		fmt.Fprint(stdout, "\r\033[K")
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(report)
+	} else {
+		fmt.Fprintf(stdout, "%d passed, %d failed\n", report.Passed, report.Failed)
+	}
+	switch {
+	case unusable:
+		return ExitUsage
+	case report.Failed > 0:
+		return ExitFailures
+	}
+	return ExitOK
+}
+
+func indent(s, pre string) []string {
+	if s == "" {
+		return []string{pre + "(nothing)"}
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		out = append(out, pre+l)
+	}
+	return out
+}
+
+// progress draws a one-line progress bar (terminals only).
+func progress(w io.Writer, done, total int, cur string) {
+	const width = 30
+	fill := 0
+	if total > 0 {
+		fill = done * width / total
+	}
+	fmt.Fprintf(w, "\r\033[K[%s%s] %d/%d %s", strings.Repeat("#", fill), strings.Repeat(" ", width-fill), done, total, cur)
+}

@@ -6,7 +6,12 @@ SEED     ?= 1
 # Every fuzz target in the repository, as package:Target. A test
 # (fuzz.TestMakefileListsEveryFuzzTarget) fails when one is missing here.
 FUZZ_TARGETS = \
-	./irp:FuzzIRPOps
+	./irp:FuzzIRPOps \
+	./scenarios:FuzzScenario \
+	./trace:FuzzParse \
+	./trace:FuzzReplay \
+	./wfp:FuzzClassify \
+	./wfp:FuzzDecodeRecords
 
 CORE = ./nt/... ./sim/... ./irp/... ./wfp/... ./wsk/...
 

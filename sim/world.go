@@ -176,11 +176,13 @@ func Name(kind string, n int) string { return kind + strconv.Itoa(n) }
 // Choose answers the choice point label with a value in [0, n). A pinned value
 // wins over the chooser.
 func (w *World) Choose(label string, n int) int {
-	if v, ok := w.pins[label]; ok {
-		if v < n {
-			return v
+	if len(w.pins) > 0 {
+		if v, ok := w.pins[label]; ok {
+			if v < n {
+				return v
+			}
+			return n - 1
 		}
-		return n - 1
 	}
 	if n <= 1 {
 		return 0
@@ -271,11 +273,16 @@ func (w *World) Fault(site string) bool {
 	if f.perMille == 0 {
 		return false
 	}
-	if w.Choose(f.label, 1000) < f.perMille {
-		f.hits++
-		return true
+	var fail bool
+	if v, ok := w.pins[f.label]; ok {
+		fail = v == 1 // pinned by option: 0 "pass", 1 "fail"
+	} else {
+		fail = w.Choose(f.label, 1000) < f.perMille
 	}
-	return false
+	if fail {
+		f.hits++
+	}
+	return fail
 }
 
 // ---- IRQL and calls ----
@@ -322,7 +329,7 @@ func (w *World) Begin(fn string) Frame {
 // End closes the innermost call.
 func (w *World) End(f Frame) {
 	n := len(w.frames)
-	if n == 0 || w.frames[n-1] != f {
+	if n == 0 || w.frames[n-1].Seq != f.Seq {
 		panic("sim: internal: unbalanced Begin/End for " + f.Fn)
 	}
 	w.frames = w.frames[:n-1]
@@ -431,6 +438,9 @@ func (w *World) RunUntilIdle() error {
 		if !w.Step() {
 			return nil
 		}
+	}
+	if len(w.queue) == 0 || w.halted != nil {
+		return nil // the last allowed task emptied the queue
 	}
 	return fmt.Errorf("sim.RunUntilIdle: still busy after %d tasks (livelock?)", w.cfg.MaxEvents)
 }

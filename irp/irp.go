@@ -74,6 +74,7 @@ type IRP struct {
 	cancelRtn    CancelRoutine
 	submittedTo  string
 	submitSeq    uint64
+	submitGen    uint64 // counts submissions, so a stale pending completion is ignored
 	pendStatus   nt.Status
 	pendInfo     uint64
 	lends        []lend
@@ -316,7 +317,7 @@ func (m *Manager) IoCompleteRequest(i *IRP, status nt.Status, information uint64
 		case i.owned:
 			m.w.Violate(RuleCompleteOwn, "IoCompleteRequest on "+i.Name()+", which the driver allocated; free or reuse it instead", i.Name())
 		case i.st == stReturned:
-			m.w.Violate(RuleDoubleComplete, i.Name()+" was already completed back to the I/O manager", i.Name())
+			m.w.Violate(RuleDoubleComplete, "IoCompleteRequest on "+i.Name()+", which was already completed back to the I/O manager", i.Name())
 		case i.st != stIdle:
 			m.w.Violate(RuleCompleteNotOwned, "IoCompleteRequest on "+i.Name()+" while it is "+i.st.String(), i.Name())
 		case status == nt.STATUS_PENDING:

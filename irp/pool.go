@@ -106,7 +106,7 @@ func (m *Manager) ExFreePoolWithTag(b *Block, tag uint32) {
 	if m.w.Tracing() {
 		m.w.TraceCall(f, sim.F("P", sim.Obj(blockName(b))), sim.F("Tag", sim.Int(uint64(tag))))
 	}
-	m.free(b, true, tag)
+	m.free(b, "ExFreePoolWithTag", true, tag)
 	m.w.ReturnVoid(f)
 }
 
@@ -116,25 +116,25 @@ func (m *Manager) ExFreePool(b *Block) {
 	if m.w.Tracing() {
 		m.w.TraceCall(f, sim.F("P", sim.Obj(blockName(b))))
 	}
-	m.free(b, false, 0)
+	m.free(b, "ExFreePool", false, 0)
 	m.w.ReturnVoid(f)
 }
 
-func (m *Manager) free(b *Block, withTag bool, tag uint32) {
+func (m *Manager) free(b *Block, fn string, withTag bool, tag uint32) {
 	m.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	switch {
 	case b == nil:
-		m.w.Violate(RulePoolNull, "free of a NULL pool block")
+		m.w.Violate(RulePoolNull, fn+" with a NULL pool block")
 		return
 	case b.freed:
-		m.w.Violate(RulePoolDoubleFree, b.Name()+" freed twice", b.Name())
+		m.w.Violate(RulePoolDoubleFree, fn+" on "+b.Name()+", which was already freed", b.Name())
 		return
 	}
 	if withTag && tag != b.tag {
-		m.w.Violate(RulePoolTagMismatch, fmt.Sprintf("%s allocated with tag %s, freed with tag %s", b.Name(), TagString(b.tag), TagString(tag)), b.Name())
+		m.w.Violate(RulePoolTagMismatch, fmt.Sprintf("%s on %s with tag %s; it was allocated with tag %s", fn, b.Name(), TagString(tag), TagString(b.tag)), b.Name())
 	}
 	if b.lent > 0 {
-		m.w.Violate(RulePoolFreeWhileLent, b.Name()+" freed while a pending call still uses it", b.Name())
+		m.w.Violate(RulePoolFreeWhileLent, fn+" on "+b.Name()+" while "+m.lenderOf(b)+" still uses it", b.Name())
 	}
 	b.freed = true
 	m.poolBytes -= uint64(len(b.data))
@@ -143,6 +143,26 @@ func (m *Manager) free(b *Block, withTag bool, tag uint32) {
 	last.live = b.live
 	m.blocks = m.blocks[:len(m.blocks)-1]
 	b.live = -1
+}
+
+// lenderOf names the call (and IRP) that has b on loan, for reports.
+func (m *Manager) lenderOf(b *Block) string {
+	var by *IRP
+	for _, i := range m.live {
+		if i.st != stInFlight || (by != nil && by.num < i.num) {
+			continue
+		}
+		for _, l := range i.lends {
+			if l.b == b {
+				by = i
+				break
+			}
+		}
+	}
+	if by == nil {
+		return "a pending call"
+	}
+	return by.submittedTo + " (" + by.Name() + ")"
 }
 
 func blockName(b *Block) string {

@@ -47,6 +47,7 @@ func (m *Manager) Submit(i *IRP, fn string) bool {
 	i.curLoc--
 	i.submittedTo = fn
 	i.submitSeq = 0
+	i.submitGen++
 	if f, ok := m.w.Current(); ok {
 		i.submitSeq = f.Seq
 	}
@@ -149,14 +150,20 @@ func (m *Manager) Finish(i *IRP, label string, st nt.Status, info uint64) nt.Sta
 func (m *Manager) CompleteLater(i *IRP, st nt.Status, info uint64, d sim.Time) {
 	i.PendingReturned = true
 	i.pendStatus, i.pendInfo = st, info
-	m.w.Schedule(d, (*pendTask)(i))
+	m.w.Schedule(d, &pendTask{i: i, gen: i.submitGen})
 }
 
-type pendTask IRP
+// pendTask completes the submission gen of an IRP. It does nothing when that
+// submission already ended (cancelled, closed), even if the IRP was reused and
+// submitted again meanwhile.
+type pendTask struct {
+	i   *IRP
+	gen uint64
+}
 
 func (t *pendTask) Run() {
-	i := (*IRP)(t)
-	if i.st != stInFlight {
+	i := t.i
+	if i.st != stInFlight || i.submitGen != t.gen {
 		return // completed meanwhile (cancelled, closed)
 	}
 	i.m.Complete(i, i.pendStatus, i.pendInfo)
@@ -206,6 +213,7 @@ func (m *Manager) Complete(i *IRP, st nt.Status, info uint64) {
 	if m.w.Choose(ChoiceCompletionIRQL, 2) == 1 {
 		irql = nt.DISPATCH_LEVEL
 	}
+	fn := i.submittedTo
 	old := m.w.SetIRQL(irql)
 	m.w.EnterCompletion()
 	r := i.routine(i, i.routineCtx)
@@ -214,7 +222,7 @@ func (m *Manager) Complete(i *IRP, st nt.Status, info uint64) {
 	m.w.TraceCompleteEnd(tok, r)
 	if r != nt.STATUS_MORE_PROCESSING_REQUIRED {
 		if i.owned {
-			m.w.Violate(RuleRoutineReturn, fmt.Sprintf("the completion routine of driver-allocated %s returned %s; the I/O manager would go on to complete and free it", i.Name(), r), i.Name())
+			m.w.Violate(RuleRoutineReturn, fmt.Sprintf("the completion routine of driver-allocated %s, completing %s, returned %s; the I/O manager would go on to complete and free it", i.Name(), fn, r), i.Name())
 		} else if i.st == stIdle {
 			i.st = stReturned
 			m.unlive(i)
@@ -230,13 +238,13 @@ func (m *Manager) checkLeaks() {
 		case i.st == stInFlight:
 			// The provider's own liveness is checked by the provider.
 		case i.owned:
-			m.w.Violate(RuleLeak, fmt.Sprintf("%s, allocated at seq %d, was never freed", i.Name(), i.allocSeq), i.Name())
+			m.w.Violate(RuleLeak, fmt.Sprintf("%s, allocated by IoAllocateIrp at seq %d, was never freed", i.Name(), i.allocSeq), i.Name())
 		}
 	}
 	blocks := append([]*Block(nil), m.blocks...)
 	sort.Slice(blocks, func(a, b int) bool { return blocks[a].num < blocks[b].num })
 	for _, b := range blocks {
-		m.w.Violate(RulePoolLeak, fmt.Sprintf("%s (tag %s, %d bytes), allocated at seq %d, was never freed", b.Name(), TagString(b.tag), len(b.data), b.allocSeq), b.Name())
+		m.w.Violate(RulePoolLeak, fmt.Sprintf("%s (tag %s, %d bytes), allocated by ExAllocatePool2 at seq %d, was never freed", b.Name(), TagString(b.tag), len(b.data), b.allocSeq), b.Name())
 	}
 }
 

@@ -65,21 +65,22 @@ type IRP struct {
 	needReuse bool
 	allocSeq  uint64
 
-	routine      CompletionRoutine
-	routineCtx   any
-	routineSet   bool
-	onSuccess    bool
-	onError      bool
-	onCancel     bool
-	cancelRtn    CancelRoutine
-	submittedTo  string
-	submitSeq    uint64
-	submitGen    uint64 // counts submissions, so a stale pending completion is ignored
-	pendStatus   nt.Status
-	pendInfo     uint64
-	lends        []lend
-	traceInfoObj string // information written as an object name in the trace
-	traceOut     []sim.Field
+	routine       CompletionRoutine
+	routineCtx    any
+	routineSet    bool
+	onSuccess     bool
+	onError       bool
+	onCancel      bool
+	cancelRtn     CancelRoutine
+	submittedTo   string
+	submitSeq     uint64
+	submitGen     uint64 // counts submissions, so a stale pending completion is ignored
+	pendStatus    nt.Status
+	pendInfo      uint64
+	pendScheduled bool // CompleteLater scheduled a completion not yet run
+	lends         []lend
+	traceInfoObj  string // information written as an object name in the trace
+	traceOut      []sim.Field
 }
 
 // Name returns the IRP's display name ("irp1"), or "NULL" for a nil IRP.

@@ -150,6 +150,7 @@ func (m *Manager) Finish(i *IRP, label string, st nt.Status, info uint64) nt.Sta
 func (m *Manager) CompleteLater(i *IRP, st nt.Status, info uint64, d sim.Time) {
 	i.PendingReturned = true
 	i.pendStatus, i.pendInfo = st, info
+	i.pendScheduled = true
 	m.w.Schedule(d, &pendTask{i: i, gen: i.submitGen})
 }
 
@@ -159,6 +160,17 @@ func (m *Manager) CompleteLater(i *IRP, st nt.Status, info uint64, d sim.Time) {
 type pendTask struct {
 	i   *IRP
 	gen uint64
+}
+
+// CompleteNow runs, now, the completion CompleteLater scheduled for i, instead
+// of at its virtual time. Replay uses it to follow the completion order a trace
+// shows. It returns false when i has no scheduled completion.
+func (m *Manager) CompleteNow(i *IRP) bool {
+	if i == nil || i.st != stInFlight || !i.pendScheduled {
+		return false
+	}
+	m.Complete(i, i.pendStatus, i.pendInfo)
+	return true
 }
 
 func (t *pendTask) Run() {
@@ -189,6 +201,7 @@ func (m *Manager) Complete(i *IRP, st nt.Status, info uint64) {
 	}
 	i.lends = i.lends[:0]
 	i.cancelRtn = nil
+	i.pendScheduled = false
 	i.IoStatus = IoStatusBlock{Status: st, Information: info}
 	i.st = stIdle
 	i.curLoc++

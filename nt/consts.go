@@ -369,3 +369,12 @@ func LookupConstant(name string) (uint64, bool) {
 	}
 	return 0, false
 }
+
+// ConstantNames returns every name LookupConstant resolves, sorted.
+func ConstantNames() []string {
+	out := make([]string, len(constantTable))
+	for i, c := range constantTable {
+		out[i] = c.name
+	}
+	return out
+}

@@ -50,14 +50,18 @@ func LookupPolicy(id string) (Policy, bool) {
 
 // Policy returns the index of the option in force for policy id.
 func (w *World) Policy(id string) int {
-	if v, ok := w.policy[id]; ok {
-		return v
-	}
-	p, ok := policies[id]
+	v, ok := w.policy[id]
 	if !ok {
-		panic("sim: internal: unregistered policy " + id)
+		p, ok := policies[id]
+		if !ok {
+			panic("sim: internal: unregistered policy " + id)
+		}
+		v = p.Default
 	}
-	return p.Default
+	if w.cfg.PolicyObserver != nil {
+		w.cfg.PolicyObserver(id, v)
+	}
+	return v
 }
 
 // PolicyName returns the name of the option in force for policy id.

@@ -30,6 +30,11 @@ type Config struct {
 	// MaxEvents bounds RunUntilIdle (0: 1,000,000), so a livelocked model
 	// cannot spin forever.
 	MaxEvents int
+	// PolicyObserver, if set, is told each time the model reads a policy and
+	// which option was in force. Replay uses it to learn which open points a
+	// call depended on, so it can retry a divergent call under the other
+	// options the policy lists.
+	PolicyObserver func(id string, option int)
 }
 
 // Task is something the world runs at a virtual time.
@@ -479,3 +484,12 @@ func (w *World) Close() error {
 
 // Closed reports whether Close ran.
 func (w *World) Closed() bool { return w.closed }
+
+// SetSeq sets the last sequence number allocated, so that the next event takes
+// seq+1. Replay uses it to keep the model's numbering equal to a trace's (which
+// may have gaps). It never moves the numbering backwards.
+func (w *World) SetSeq(seq uint64) {
+	if seq > w.seq {
+		w.seq = seq
+	}
+}

@@ -1,0 +1,225 @@
+package trace
+
+import "sort"
+
+// Object kinds: what a bound name denotes. A name is bound with a kind where
+// it first appears and must be used with that kind afterwards.
+const (
+	ObjIRP          = "IRP"
+	ObjPool         = "pool block"
+	ObjRegistration = "registration"
+	ObjClient       = "client"
+	ObjSocket       = "socket"
+	ObjBytes        = "bytes"
+	ObjRedirect     = "redirect handle"
+	ObjClassify     = "classify handle"
+	ObjLayerData    = "layer data"
+	ObjRecords      = "redirect records"
+	ObjContext      = "classify context"
+	ObjPeer         = "peer connection"
+	ObjApp          = "application connection"
+	ObjProcess      = "process"
+)
+
+// pkind is the form a parameter takes.
+type pkind uint8
+
+const (
+	pInt     pkind = iota // integer, "0x…" or a constant name
+	pBool                 // true/false
+	pStatus               // NTSTATUS
+	pObj                  // a bound name of kind obj, or null
+	pPtr                  // driver memory the model does not track: null, true, or any bound name
+	pOutPtr               // pointer to an out-parameter: true or null
+	pBindArg              // {"bind":name}: caller memory the call initialises (kind obj)
+	pNewObj               // {"bind":name} of kind obj, or null (a returned object)
+	pAddr                 // "ip:port" or null
+	pBuf                  // buffer or null
+	pOutBuf               // output bytes: a buffer, or {"bind":name} binding opaque bytes
+	pStruct               // nested object with the fields in sub
+	pText                 // a string (free text) or a number
+	pEnum                 // one of enum (SDK spelling) or its number
+	pInfo                 // IoStatus.Information: integer, {"bind"} of kind obj, or a bound name
+	pIRQL                 // an IRQL name
+	pLabel                // a plain string naming an env-level object (binds on first use)
+)
+
+type param struct {
+	name  string
+	kind  pkind
+	obj   string
+	sub   []param
+	enum  []string
+	def   *Value // value when absent (nil: NULL / 0 / false)
+	frees bool   // the call ends the life of the named object
+	req   bool
+}
+
+// fnSpec describes one function the trace may call.
+type fnSpec struct {
+	name   string
+	group  string // "io", "pool", "wsk", "fwps"
+	args   []param
+	ret    retKind
+	value  param   // for retValue
+	out    []param // return.out
+	cout   []param // complete.out
+	info   param   // complete.information
+	maxIRQ string  // documented maximum IRQL, for docs
+}
+
+type retKind uint8
+
+const (
+	retVoid retKind = iota
+	retStatus
+	retValue
+)
+
+func (f *fnSpec) arg(name string) *param {
+	for k := range f.args {
+		if f.args[k].name == name {
+			return &f.args[k]
+		}
+	}
+	return nil
+}
+
+func (f *fnSpec) takesIRP() bool { return f.arg("Irp") != nil }
+
+var trueValue = &Value{Kind: Bool, B: true}
+
+func a(name string, k pkind) param         { return param{name: name, kind: k} }
+func o(name, obj string) param             { return param{name: name, kind: pObj, obj: obj} }
+func nb(name, obj string) param            { return param{name: name, kind: pNewObj, obj: obj} }
+func st(name string, sub ...param) param   { return param{name: name, kind: pStruct, sub: sub} }
+func en(name string, vals ...string) param { return param{name: name, kind: pEnum, enum: vals} }
+func info(obj string) param                { return param{name: "information", kind: pInfo, obj: obj} }
+func freeing(p param) param                { p.frees = true; return p }
+func withDef(p param, v *Value) param      { p.def = v; return p }
+func outBuf(name string) param             { return param{name: name, kind: pOutBuf, obj: ObjBytes} }
+func bindArg(name, obj string) param       { return param{name: name, kind: pBindArg, obj: obj} }
+func irpArg() param                        { return o("Irp", ObjIRP) }
+func sock(name string) param               { return o(name, ObjSocket) }
+func ctrlOut() []param                     { return []param{a("OutputSizeReturned", pInt), outBuf("OutputBuffer")} }
+func addrOut(names ...string) (ps []param) {
+	for _, n := range names {
+		ps = append(ps, a(n, pAddr))
+	}
+	return ps
+}
+
+var redirectStates = []string{"FWPS_CONNECTION_NOT_REDIRECTED", "FWPS_CONNECTION_REDIRECTED_BY_SELF",
+	"FWPS_CONNECTION_REDIRECTED_BY_OTHER", "FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF"}
+
+// FWP_ACTION_TYPE values (fwptypes.h).
+var fwpActions = map[string]uint64{
+	"FWP_ACTION_BLOCK":    0x1001,
+	"FWP_ACTION_PERMIT":   0x1002,
+	"FWP_ACTION_CONTINUE": 0x2003,
+	"FWP_ACTION_NONE":     0x0007,
+}
+
+// functions is the v1 function list with the DDIs' documented parameter names.
+var functions = map[string]*fnSpec{}
+
+func init() {
+	sockCreate := func(name string, extra ...param) *fnSpec {
+		args := append([]param{o("Client", ObjClient)}, extra...)
+		args = append(args, a("SocketContext", pPtr), a("Dispatch", pPtr), a("OwningProcess", pPtr),
+			a("OwningThread", pPtr), a("SecurityDescriptor", pPtr), irpArg())
+		return &fnSpec{name: name, group: "wsk", args: args, ret: retStatus, info: info(ObjSocket), maxIRQ: "DISPATCH_LEVEL"}
+	}
+	fs := []*fnSpec{
+		// I/O manager and pool.
+		{name: "IoAllocateIrp", group: "io", args: []param{a("StackSize", pInt), a("ChargeQuota", pBool)}, ret: retValue, value: nb("value", ObjIRP), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "IoReuseIrp", group: "io", args: []param{irpArg(), a("Iostatus", pStatus)}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "IoFreeIrp", group: "io", args: []param{freeing(irpArg())}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "IoSetCompletionRoutine", group: "io", args: []param{irpArg(), withDef(a("CompletionRoutine", pPtr), trueValue), a("Context", pPtr),
+			a("InvokeOnSuccess", pBool), a("InvokeOnError", pBool), a("InvokeOnCancel", pBool)}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "IoCancelIrp", group: "io", args: []param{irpArg()}, ret: retValue, value: a("value", pBool), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "ExAllocatePool2", group: "pool", args: []param{a("Flags", pInt), a("NumberOfBytes", pInt), a("Tag", pInt)}, ret: retValue, value: nb("value", ObjPool), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "ExFreePoolWithTag", group: "pool", args: []param{freeing(o("P", ObjPool)), a("Tag", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "ExFreePool", group: "pool", args: []param{freeing(o("P", ObjPool))}, maxIRQ: "DISPATCH_LEVEL"},
+
+		// WSK registration.
+		{name: "WskRegister", group: "wsk", args: []param{st("WskClientNpi", a("Version", pText), a("ClientContext", pPtr), a("Dispatch", pPtr)), bindArg("WskRegistration", ObjRegistration)}, ret: retStatus, maxIRQ: "PASSIVE_LEVEL"},
+		{name: "WskCaptureProviderNPI", group: "wsk", args: []param{o("WskRegistration", ObjRegistration), a("WaitTimeout", pInt), a("WskProviderNpi", pOutPtr)}, ret: retStatus,
+			out: []param{st("WskProviderNpi", nb("Client", ObjClient), a("Dispatch", pPtr))}, maxIRQ: "PASSIVE_LEVEL"},
+		{name: "WskReleaseProviderNPI", group: "wsk", args: []param{o("WskRegistration", ObjRegistration)}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskDeregister", group: "wsk", args: []param{freeing(o("WskRegistration", ObjRegistration))}, maxIRQ: "PASSIVE_LEVEL"},
+
+		// WSK sockets.
+		sockCreate("WskSocket", a("AddressFamily", pInt), a("SocketType", pInt), a("Protocol", pInt), a("Flags", pInt)),
+		sockCreate("WskSocketConnect", a("SocketType", pInt), a("Protocol", pInt), a("LocalAddress", pAddr), a("RemoteAddress", pAddr), a("Flags", pInt)),
+		{name: "WskBind", group: "wsk", args: []param{sock("Socket"), a("LocalAddress", pAddr), a("Flags", pInt), irpArg()}, ret: retStatus, info: info(""), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskListen", group: "wsk", args: []param{sock("Socket"), irpArg()}, ret: retStatus, info: info(""), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskConnect", group: "wsk", args: []param{sock("Socket"), a("RemoteAddress", pAddr), a("Flags", pInt), irpArg()}, ret: retStatus, info: info(""), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskAccept", group: "wsk", args: []param{sock("ListenSocket"), a("Flags", pInt), a("AcceptSocketContext", pPtr), a("AcceptSocketDispatch", pPtr),
+			a("LocalAddress", pOutPtr), a("RemoteAddress", pOutPtr), irpArg()}, ret: retStatus, info: info(ObjSocket), cout: addrOut("LocalAddress", "RemoteAddress"), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskSend", group: "wsk", args: []param{sock("Socket"), a("Buffer", pBuf), a("Flags", pInt), irpArg()}, ret: retStatus, info: info(""), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskReceive", group: "wsk", args: []param{sock("Socket"), a("Buffer", pBuf), a("Flags", pInt), irpArg()}, ret: retStatus, info: info(""), cout: []param{outBuf("Buffer")}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskDisconnect", group: "wsk", args: []param{sock("Socket"), a("Buffer", pBuf), a("Flags", pInt), irpArg()}, ret: retStatus, info: info(""), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskCloseSocket", group: "wsk", args: []param{freeing(sock("Socket")), irpArg()}, ret: retStatus, info: info(""), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskControlSocket", group: "wsk", args: []param{sock("Socket"), a("RequestType", pInt), a("ControlCode", pInt), a("Level", pInt),
+			a("InputSize", pInt), a("InputBuffer", pBuf), a("OutputSize", pInt), a("OutputBuffer", pBuf), a("OutputSizeReturned", pOutPtr), irpArg()},
+			ret: retStatus, info: info(""), out: ctrlOut(), cout: ctrlOut(), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskGetLocalAddress", group: "wsk", args: []param{sock("Socket"), a("LocalAddress", pOutPtr), irpArg()}, ret: retStatus, info: info(""), cout: addrOut("LocalAddress"), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskGetRemoteAddress", group: "wsk", args: []param{sock("Socket"), a("RemoteAddress", pOutPtr), irpArg()}, ret: retStatus, info: info(""), cout: addrOut("RemoteAddress"), maxIRQ: "DISPATCH_LEVEL"},
+
+		// WFP callout side.
+		{name: "FwpsRedirectHandleCreate0", group: "fwps", args: []param{a("providerGuid", pPtr), a("flags", pInt), a("redirectHandle", pOutPtr)}, ret: retStatus,
+			out: []param{nb("redirectHandle", ObjRedirect)}, maxIRQ: "PASSIVE_LEVEL"},
+		{name: "FwpsRedirectHandleDestroy0", group: "fwps", args: []param{freeing(o("redirectHandle", ObjRedirect))}, maxIRQ: "PASSIVE_LEVEL"},
+		{name: "FwpsQueryConnectionRedirectState0", group: "fwps", args: []param{o("redirectRecords", ObjRecords), o("redirectHandle", ObjRedirect), a("redirectContext", pOutPtr)},
+			ret: retValue, value: en("value", redirectStates...), out: []param{outBuf("redirectContext")}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "FwpsAcquireClassifyHandle0", group: "fwps", args: []param{o("classifyContext", ObjContext), a("flags", pInt), a("classifyHandle", pOutPtr)}, ret: retStatus,
+			out: []param{nb("classifyHandle", ObjClassify)}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "FwpsAcquireWritableLayerDataPointer0", group: "fwps", args: []param{o("classifyHandle", ObjClassify), a("filterId", pInt), a("flags", pInt), a("writableLayerData", pOutPtr), a("classifyOut", pPtr)},
+			ret: retStatus, out: []param{nb("writableLayerData", ObjLayerData)}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "FwpsApplyModifiedLayerData0", group: "fwps", args: []param{o("classifyHandle", ObjClassify), freeing(o("modifiedLayerData", ObjLayerData)), a("flags", pInt),
+			st("connectRequest", a("remoteAddressAndPort", pAddr), a("localRedirectTargetPID", pInt), o("localRedirectHandle", ObjRedirect), a("localRedirectContext", pBuf))}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "FwpsReleaseClassifyHandle0", group: "fwps", args: []param{freeing(o("classifyHandle", ObjClassify))}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "FwpsQueryConnectionSioFormatRedirectRecords0", group: "fwps", args: []param{o("RedirectRecords", ObjRecords), a("OutputBuffer", pBuf), a("OutputBufferLength", pInt), a("BytesTransferred", pOutPtr)},
+			ret: retStatus, out: []param{outBuf("OutputBuffer"), a("BytesTransferred", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
+	}
+	for _, f := range fs {
+		functions[f.name] = f
+	}
+}
+
+// Functions returns the names of every function a v1 trace may call, sorted.
+func Functions() []string {
+	out := make([]string, 0, len(functions))
+	for n := range functions {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// envSpec describes the fields of one env kind.
+type envSpec struct {
+	what   string
+	fields []param
+}
+
+var envKinds = map[string]*envSpec{}
+
+func init() {
+	label := func(name, obj string) param { return param{name: name, kind: pLabel, obj: obj} }
+	req := func(p param) param { p.req = true; return p }
+	for _, e := range []*envSpec{
+		{what: "peer_listen", fields: []param{req(a("addr", pAddr))}},
+		{what: "peer_connect", fields: []param{req(a("to", pAddr)), req(label("name", ObjPeer)), a("from", pAddr)}},
+		{what: "peer_send", fields: []param{req(o("conn", ObjPeer)), req(a("data", pBuf))}},
+		{what: "peer_close", fields: []param{req(freeing(o("conn", ObjPeer)))}},
+		{what: "redirected_connect", fields: []param{req(label("name", ObjApp)), req(a("from", pAddr)), req(a("original", pAddr)), req(a("to", pAddr)),
+			req(param{name: "handle", kind: pText}), a("context", pBuf), a("target_pid", pInt)}},
+		{what: "redirect_policy", fields: []param{req(param{name: "handle", kind: pText}), req(a("match", pAddr)), req(a("to", pAddr)), a("context", pBuf), a("target_pid", pInt)}},
+		// Extensions (docs/oracle.md): a process the driver may name as an OwningProcess.
+		{what: "process", fields: []param{req(label("name", ObjProcess)), req(a("pid", pInt)), a("elevated", pBool)}},
+	} {
+		envKinds[e.what] = e
+	}
+}

@@ -11,7 +11,8 @@ FUZZ_TARGETS = \
 	./trace:FuzzParse \
 	./trace:FuzzReplay \
 	./wfp:FuzzClassify \
-	./wfp:FuzzDecodeRecords
+	./wfp:FuzzDecodeRecords \
+	./wsk:FuzzControlSocket
 
 CORE = ./nt/... ./sim/... ./irp/... ./wfp/... ./wsk/...
 

@@ -1,0 +1,104 @@
+// Package wsk is the Winsock Kernel provider of wsksim: registration, the
+// processes of the simulated machine, its network (loopback, local
+// addresses, remote hosts, ports, listeners, TCP connections, scripted
+// user-mode peers), sockets of all five categories, WskControlSocket and the
+// three WFP connection-redirect IOCTLs. A driver under test calls the Wsk*
+// methods of a Provider with the DDI's parameters, in the DDI's order, and
+// learns results the way a real driver does: through the returned NTSTATUS
+// and through IRP completion.
+//
+// # From WskRegister to a completed SET and a connect
+//
+// A Provider lives in a sim.World next to the I/O manager it completes IRPs
+// through (package irp) and the WFP engine every TCP connect is classified
+// by (package wfp):
+//
+//	w := sim.NewWorld(sim.Config{Seed: 1})
+//	m := irp.NewManager(w)
+//	p, err := wsk.NewProvider(m, wsk.Config{}) // makes a wfp.Engine too
+//
+// The client registers with memory it owns and captures the provider NPI
+// (WSK_NO_WAIT, WSK_INFINITE_WAIT or a timeout in milliseconds of virtual
+// time: waiting runs the world's tasks until the subsystem is ready):
+//
+//	var reg wsk.Registration
+//	var npi wsk.ProviderNPI
+//	p.WskRegister(&wsk.ClientNPI{Dispatch: &wsk.ClientDispatch{Version: nt.MAKE_WSK_VERSION(1, 0)}}, &reg)
+//	p.WskCaptureProviderNPI(&reg, nt.WSK_INFINITE_WAIT, &npi)
+//
+// Every socket call takes an IRP. The driver allocates it, sets a completion
+// routine with all three InvokeOn flags, and reads IoStatus when the routine
+// runs. Each call completes inline (returning the final status) or pends
+// (returning STATUS_PENDING and completing later in virtual time): one choice
+// point per function family, so a driver is exercised against both.
+//
+//	i := m.IoAllocateIrp(1, false)
+//	m.IoSetCompletionRoutine(i, routine, ctx, true, true, true)
+//	npi.Dispatch.WskSocket(npi.Client, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP,
+//		nt.WSK_FLAG_CONNECTION_SOCKET, nil, nil, nil, nil, nil, i)
+//	w.RunUntilIdle()                                   // the completion has run
+//	s := p.SocketFromInformation(i.IoStatus.Information)
+//
+// A proxy hands the redirect records it queried on its accepted socket to
+// its outbound socket before connecting. The input is a pool block lent to
+// the IRP until it completes (writing or freeing it meanwhile is reported);
+// InputSize is a SIZE_T checked against MAXULONG (P-OVF) before anything is
+// lent or copied, then against the block, then by the WFP engine:
+//
+//	blob := m.ExAllocatePool2(irp.POOL_FLAG_NON_PAGED, uint64(len(records)), tag)
+//	copy(blob.Bytes(), records)
+//	m.IoReuseIrp(i, nt.STATUS_UNSUCCESSFUL)
+//	m.IoSetCompletionRoutine(i, routine, ctx, true, true, true)
+//	p.WskControlSocket(s, nt.WskIoctl, nt.SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS, 0,
+//		uint64(len(records)), blob, 0, nil, nil, i)
+//	w.RunUntilIdle()                                   // IoStatus.Status == STATUS_SUCCESS
+//	m.ExFreePoolWithTag(blob, tag)
+//
+// Then WskBind and WskConnect. The connect carries the records into
+// wfp.Engine.ClassifyConnect; a callout that sees its own redirect in them
+// leaves the connection alone, so it reaches the real destination instead
+// of looping back into the proxy:
+//
+//	p.WskBind(s, netip.MustParseAddrPort("0.0.0.0:0"), 0, i)
+//	p.WskConnect(s, netip.MustParseAddrPort("198.51.100.7:443"), 0, i)
+//
+// On the accepting side, a connection that WFP redirected to a listener
+// arrives with the records and context the engine issued; the two QUERY
+// IOCTLs answer them on the accepted socket (and STATUS_NOT_FOUND, P-NF,
+// anywhere else), with both documented sizing patterns: a large buffer, or
+// OutputSize 0 with a NULL buffer; a short one completes with
+// STATUS_BUFFER_TOO_SMALL and the size in *OutputSizeReturned.
+// RedirectedConnect delivers such a connection directly (the trace's
+// redirected_connect); wfp.Engine.AddRedirectPolicy makes the engine do it
+// for every matching connect.
+//
+// Finally WskCloseSocket (pending IRPs of the socket are completed first,
+// P-CLOSE), WskReleaseProviderNPI and WskDeregister, which waits in virtual
+// time for every NPI, socket and IRP; a wait that could never end is reported
+// as WSK-DEREGISTER-HANG instead of hanging.
+//
+// # The other end
+//
+// Peers are user-mode programs of the simulated machine or of remote hosts:
+// PeerListen, PeerConnect, PeerConn.Send/Receive/Shutdown/Close/Reset. Their
+// connects from the machine are classified by WFP like the driver's (with the
+// peer's process id). Processes are added with AddProcess; PID 4 is the
+// elevated System process that owns sockets created with OwningProcess NULL.
+//
+// # Contract checking
+//
+// Misuse is reported to the world's verifier with a stable rule ID (WSK-*,
+// and irp's IRP-*/POOL-*/BUF-* for IRPs and buffers), never by panicking:
+// calling a function a socket's category lacks, using a socket after
+// WskCloseSocket, closing while a call is in progress, calling WSK from a
+// completion routine, SET after connect, a NULL IRP where one is required.
+// Points the documentation leaves open are policies (P-*, switchable with
+// World.SetPolicy); freedoms it allows are choice points (wsk.*). Every status
+// a call returns or completes with is in the per-call table DocumentedStatuses
+// exposes; returning anything else would be a bug in wsksim and panics with
+// "wsk: internal".
+//
+// Not modelled yet: datagram I/O (WskSendTo, WskReceiveFrom), event callbacks
+// (SO_WSK_EVENT_CALLBACK), SIO_ADDRESS_LIST_*, WskControlClient and name
+// resolution.
+package wsk

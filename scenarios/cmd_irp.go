@@ -9,6 +9,7 @@ import (
 	"github.com/wsksim/wsksim/irp"
 	"github.com/wsksim/wsksim/nt"
 	"github.com/wsksim/wsksim/sim"
+	"github.com/wsksim/wsksim/wsk"
 )
 
 // ChoiceProviderComplete is the choice point of `provider-call complete=choose`:
@@ -22,8 +23,8 @@ func init() {
 		{name: "alloc-irp", args: []string{"name", "stack", "quota"}, open: true, run: cmdAllocIRP, help: "IoAllocateIrp(StackSize, ChargeQuota); stack defaults to 1", ex: "alloc-irp name=out stack=1"},
 		{name: "passed-down-irp", args: []string{"name", "stack"}, open: true, run: cmdPassedDownIRP, help: "an IRP the I/O manager handed the driver in a dispatch routine (the driver completes it, never frees it)", ex: "passed-down-irp name=req stack=2"},
 		{name: "free-irp", args: []string{"irp"}, open: true, run: cmdFreeIRP, help: "IoFreeIrp(Irp)", ex: "free-irp irp=irp1"},
-		{name: "reuse-irp", args: []string{"irp", "status"}, open: true, run: cmdReuseIRP, help: "IoReuseIrp(Irp, Iostatus); status defaults to STATUS_UNSUCCESSFUL", ex: "reuse-irp irp=irp1"},
-		{name: "set-routine", args: []string{"irp", "return", "on", "free", "reuse", "free-pool", "show", "routine"}, open: true, run: cmdSetRoutine, help: "IoSetCompletionRoutine with a declared routine: what it returns, what it frees, what it prints", ex: "set-routine irp=irp1 return=STATUS_MORE_PROCESSING_REQUIRED on=(success,error,cancel) show=(status,information,pending)"},
+		{name: "reuse-irp", args: []string{"irp", "status", "rearm"}, open: true, run: cmdReuseIRP, help: "IoReuseIrp(Irp, Iostatus); status defaults to STATUS_UNSUCCESSFUL; rearm then sets the IRP's declared completion routine again", ex: "reuse-irp irp=irp1 rearm"},
+		{name: "set-routine", args: []string{"irp", "return", "on", "free", "reuse", "free-pool", "show", "routine", "close-socket"}, open: true, run: cmdSetRoutine, help: "IoSetCompletionRoutine with a declared routine: what it returns, what it frees, what it prints", ex: "set-routine irp=irp1 return=STATUS_MORE_PROCESSING_REQUIRED on=(success,error,cancel) show=(status,information,pending)"},
 		{name: "cancel-irp", args: []string{"irp"}, open: true, run: cmdCancelIRP, help: "IoCancelIrp(Irp)", ex: "cancel-irp irp=irp1"},
 		{name: "complete-request", args: []string{"irp", "status", "info"}, open: true, run: cmdCompleteRequest, help: "IoCompleteRequest on a passed-down IRP, with IoStatus set first", ex: "complete-request irp=req status=STATUS_SUCCESS info=0"},
 		{name: "set-cancel-routine", args: []string{"irp", "routine"}, open: true, run: cmdSetCancelRoutine, help: "IoSetCancelRoutine on an IRP the driver holds: the routine completes it with STATUS_CANCELLED; routine=none clears it", ex: "set-cancel-routine irp=req"},
@@ -42,7 +43,12 @@ func init() {
 
 // irpState is what the interpreter knows about an IRP beyond the model.
 type irpState struct {
-	seen string // what the completion routine saw last
+	seen string       // what the completion routine saw last
+	spec *routineSpec // the routine declared last (for reuse-irp rearm)
+	onS  bool
+	onE  bool
+	onC  bool
+	none bool
 }
 
 // routineSpec is a declared completion routine.
@@ -52,6 +58,11 @@ type routineSpec struct {
 	reuse    bool
 	freePool []*irp.Block
 	show     map[string]bool
+	// closeSock is a socket the routine closes with WskCloseSocket (a
+	// driver calling WSK from its completion routine), using closeIRP.
+	closeSock *wsk.Socket
+	closeIRP  *irp.IRP
+	hasClose  bool
 }
 
 type lendRec struct {
@@ -154,19 +165,31 @@ func cmdFreeIRP(in *Interp, c *Command, a *args) error {
 	return nil
 }
 
-// cmdReuseIRP calls IoReuseIrp, which clears the completion routine.
+// cmdReuseIRP calls IoReuseIrp, which clears the completion routine; rearm
+// then calls IoSetCompletionRoutine with the routine declared last for the
+// IRP (the usual way to send a driver-allocated IRP to the next call).
 //
-// Example: reuse-irp irp=irp1 status=STATUS_UNSUCCESSFUL
+// Example: reuse-irp irp=irp1 status=STATUS_UNSUCCESSFUL rearm
 func cmdReuseIRP(in *Interp, c *Command, a *args) error {
 	i, _ := in.irpArg(a, "irp", true)
 	st := a.status("status", nt.STATUS_UNSUCCESSFUL)
+	rearm := a.flag("rearm", false)
 	if a.err != nil {
 		return nil
+	}
+	var rs *irpState
+	if rearm {
+		if rs = in.irps[i]; i == nil || rs == nil || rs.spec == nil {
+			return fmt.Errorf("rearm: %s has no declared completion routine to set again", in.irpName(i))
+		}
 	}
 	in.call(fmt.Sprintf("IoReuseIrp(Irp=%s, Iostatus=%s)", in.irpName(i), st), func() string {
 		in.io.IoReuseIrp(i, st)
 		return ""
 	})
+	if rearm {
+		in.setRoutine(i, rs.spec, rs.none, rs.onS, rs.onE, rs.onC)
+	}
 	return nil
 }
 
@@ -177,7 +200,10 @@ func cmdReuseIRP(in *Interp, c *Command, a *args) error {
 // reuse (IoReuseIrp inside it); free-pool=(blocks) (ExFreePool inside it);
 // show= what it prints of what it saw: status, information, pending
 // (PendingReturned), irql, cancel (default status and information);
-// routine=none passes a NULL routine.
+// routine=none passes a NULL routine; close-socket=(socket, irp) makes the
+// routine call WskCloseSocket (a driver calling WSK from a completion routine).
+// For an IRP given to a WSK call the routine's line also shows the call's
+// out-parameters (socket=, OutputSizeReturned=, LocalAddress=, RemoteAddress=).
 //
 // Example: set-routine irp=irp1 return=STATUS_MORE_PROCESSING_REQUIRED on=(success,error,cancel) free show=(status,pending)
 func cmdSetRoutine(in *Interp, c *Command, a *args) error {
@@ -220,6 +246,26 @@ func cmdSetRoutine(in *Interp, c *Command, a *args) error {
 			}
 		}
 	}
+	if v, ok := a.vals("close-socket"); ok {
+		if len(v) != 2 {
+			a.fail("close-socket: expected (socket, irp): the socket the routine closes and the IRP it uses")
+		} else {
+			o, found := in.object(v[0])
+			sk, isSock := o.(*wsk.Socket)
+			if v[0] != "NULL" && (!found || !isSock) {
+				a.fail("close-socket=%s: no socket is called %q", v[0], v[0])
+			}
+			if v[1] != "NULL" {
+				o2, found2 := in.object(v[1])
+				ci, isIRP := o2.(*irp.IRP)
+				if !found2 || !isIRP {
+					a.fail("close-socket: no IRP is called %q", v[1])
+				}
+				spec.closeIRP = ci
+			}
+			spec.closeSock, spec.hasClose = sk, true
+		}
+	}
 	none := false
 	if r, ok := a.one("routine", "none or declared"); ok {
 		switch r {
@@ -233,6 +279,21 @@ func cmdSetRoutine(in *Interp, c *Command, a *args) error {
 	if a.err != nil {
 		return nil
 	}
+	if i != nil {
+		if in.irps[i] == nil {
+			in.irps[i] = &irpState{}
+		}
+	}
+	in.setRoutine(i, spec, none, onS, onE, onC)
+	return nil
+}
+
+// setRoutine calls IoSetCompletionRoutine with a declared routine and
+// remembers it for reuse-irp rearm.
+func (in *Interp) setRoutine(i *irp.IRP, spec *routineSpec, none, onS, onE, onC bool) {
+	if st := in.irps[i]; i != nil && st != nil {
+		st.spec, st.none, st.onS, st.onE, st.onC = spec, none, onS, onE, onC
+	}
 	var rtn irp.CompletionRoutine
 	if !none {
 		rtn = in.routine(spec)
@@ -245,7 +306,6 @@ func cmdSetRoutine(in *Interp, c *Command, a *args) error {
 		in.io.IoSetCompletionRoutine(i, rtn, nil, onS, onE, onC)
 		return ""
 	})
-	return nil
 }
 
 // routine builds the completion routine of a spec.
@@ -267,6 +327,9 @@ func (in *Interp) routine(spec *routineSpec) irp.CompletionRoutine {
 		if spec.show["cancel"] {
 			saw = append(saw, "cancel="+strconv.FormatBool(i.Cancel))
 		}
+		if extra := in.wskCompletion(i); extra != "" {
+			saw = append(saw, extra)
+		}
 		s := strings.Join(saw, " ")
 		if st := in.irps[i]; st != nil {
 			st.seen = s
@@ -276,6 +339,11 @@ func (in *Interp) routine(spec *routineSpec) irp.CompletionRoutine {
 			head += ": " + s
 		}
 		in.call(head, func() string {
+			if spec.hasClose {
+				in.call(fmt.Sprintf("WskCloseSocket(Socket=%s, Irp=%s)", spec.closeSock.Name(), in.irpName(spec.closeIRP)), func() string {
+					return in.prov.WskCloseSocket(spec.closeSock, spec.closeIRP).String()
+				})
+			}
 			for _, b := range spec.freePool {
 				in.call(fmt.Sprintf("ExFreePool(P=%s)", in.poolName(b)), func() string {
 					in.io.ExFreePool(b)

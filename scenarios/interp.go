@@ -10,6 +10,8 @@ import (
 
 	"github.com/wsksim/wsksim/irp"
 	"github.com/wsksim/wsksim/sim"
+	"github.com/wsksim/wsksim/wfp"
+	"github.com/wsksim/wsksim/wsk"
 )
 
 // Options configures a run.
@@ -271,12 +273,20 @@ type Interp struct {
 	irps  map[*irp.IRP]*irpState
 	pools []*irp.Block
 	lends map[*irp.IRP][]lendRec
+
+	// WFP and WSK (created with the world).
+	eng      *wfp.Engine
+	prov     *wsk.Provider
+	wskCalls map[*irp.IRP]*wskCall // out-parameters shown when the IRP completes
+	callouts []*calloutSpec
+	counts   map[string]int // harness-side display names (filters, flows, ...)
 }
 
 // New returns an interpreter for the scenario called name.
 func New(name string, opts Options) *Interp {
 	return &Interp{name: name, opts: opts, seed: opts.Seed, out: &strings.Builder{},
-		names: map[string]any{}, bound: map[any]string{}, irps: map[*irp.IRP]*irpState{}, lends: map[*irp.IRP][]lendRec{}}
+		names: map[string]any{}, bound: map[any]string{}, irps: map[*irp.IRP]*irpState{}, lends: map[*irp.IRP][]lendRec{},
+		wskCalls: map[*irp.IRP]*wskCall{}, counts: map[string]int{}}
 }
 
 // World returns the interpreter's world (created on first use).
@@ -289,8 +299,20 @@ func (in *Interp) world() *sim.World {
 	if in.w == nil {
 		in.w = sim.NewWorld(sim.Config{Seed: in.seed, Chooser: in.opts.Chooser, Trace: in.opts.Trace, TraceSource: "wsksim scenario " + path.Base(in.name), MaxEvents: in.opts.MaxEvents})
 		in.io = irp.NewManager(in.w)
+		in.eng = wfp.NewEngine(in.w)
+		p, err := wsk.NewProvider(in.io, wsk.Config{Engine: in.eng})
+		if err != nil {
+			panic("scenarios: internal: " + err.Error())
+		}
+		in.prov = p
 	}
 	return in.w
+}
+
+// nextName returns the next harness-side display name of a kind ("flow1").
+func (in *Interp) nextName(kind string) string {
+	in.counts[kind]++
+	return sim.Name(kind, in.counts[kind])
 }
 
 // Exec runs one command and returns its output. Errors carry file:line.

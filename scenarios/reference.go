@@ -9,6 +9,11 @@ import (
 // areaOf groups commands for the reference in docs/scenarios.md.
 func areaOf(name string) string {
 	switch {
+	case strings.HasPrefix(name, "wsk-"), strings.HasPrefix(name, "peer-"), name == "process", name == "redirected-connect":
+		return "wsk"
+	case strings.HasPrefix(name, "redirect-"), strings.HasPrefix(name, "callout"), strings.HasPrefix(name, "records-"),
+		name == "sublayer", name == "filter", name == "remove-filter", name == "classify", name == "end-flow":
+		return "wfp"
 	case strings.HasPrefix(name, "provider-"):
 		return "provider"
 	case strings.HasSuffix(name, "-pool"):
@@ -30,8 +35,8 @@ var areaTitles = []struct{ key, title string }{
 	{"irp", "IRPs (I/O manager)"},
 	{"pool", "Pool blocks"},
 	{"provider", "The stand-in provider (the provider side of package irp)"},
-	{"wsk", "WSK"},
-	{"wfp", "WFP"},
+	{"wsk", "WSK: processes, registration, sockets, WskControlSocket, peers"},
+	{"wfp", "WFP: redirect handles, callouts, filters, classify, records"},
 }
 
 // CommandReference renders the command reference of docs/scenarios.md.

@@ -13,8 +13,9 @@ import (
 const diagramText = `Usage: wsksim diagram [--seed S] FILE
 
 Runs FILE and prints a Mermaid sequenceDiagram of the run, drawn from its
-wsktrace: participants Driver, IoMgr, WSK, WFP and the peers; an arrow for each
-call, return and completion. Paste it into a ` + "```mermaid" + ` block.
+wsktrace: participants Driver, IoMgr, WSK, WFP and the peers (user-mode
+programs: one per connection, Peers for listeners); an arrow for each call,
+return and completion, for each classifyFn WFP calls, and for each peer event. Paste it into a ` + "```mermaid" + ` block.
 `
 
 func cmdDiagram(args []string, stdout, stderr io.Writer) int {
@@ -92,6 +93,9 @@ func get(o []kv, k string) json.RawMessage {
 // short renders a trace value compactly: strings bare, {"bind":x} as x,
 // buffers as their kind.
 func short(v json.RawMessage) string {
+	if string(v) == "null" {
+		return "NULL"
+	}
 	var s string
 	if json.Unmarshal(v, &s) == nil {
 		return s
@@ -127,6 +131,25 @@ func participant(fn string) string {
 		return "WFP"
 	}
 	return "WSK"
+}
+
+// peerParticipant turns a peer's name into a Mermaid participant id that
+// cannot clash with the fixed participants.
+func peerParticipant(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	id := b.String()
+	switch id {
+	case "", "Driver", "IoMgr", "WSK", "WFP", "Peers":
+		id = "peer_" + id
+	}
+	return id
 }
 
 func mermaidText(s string) string {
@@ -180,20 +203,32 @@ func Diagram(trace []byte) (string, error) {
 		case "complete":
 			fmt.Fprintf(&body, "    IoMgr->>Driver: %s\n", mermaidText("complete "+short(get(ev, "irp"))+" "+short(get(ev, "status"))+" info="+short(get(ev, "information"))))
 		case "env":
+			what := short(get(ev, "what"))
+			switch what {
+			case "classify":
+				// WFP calls a callout driver's classifyFn.
+				desc := fmt.Sprintf("classifyFn %s at %s: pid %s %s -> %s", short(get(ev, "callout")),
+					strings.TrimPrefix(short(get(ev, "layer")), "FWPS_LAYER_"), short(get(ev, "processId")), short(get(ev, "local")), short(get(ev, "remote")))
+				fmt.Fprintf(&body, "    WFP->>Driver: %s\n", mermaidText(desc))
+				continue
+			case "classify_return":
+				fmt.Fprintf(&body, "    Driver-->>WFP: %s\n", mermaidText(short(get(ev, "callout"))+" "+short(get(ev, "actionType"))))
+				continue
+			}
 			who := "Peers"
 			for _, k := range []string{"name", "conn"} {
 				if v := get(ev, k); v != nil {
-					who = "peer_" + short(v)
+					who = peerParticipant(short(v))
 				}
 			}
 			peers[who] = true
 			var parts []string
 			for _, x := range ev {
-				if x.k != "seq" && x.k != "ev" && x.k != "what" {
+				if x.k != "seq" && x.k != "ev" && x.k != "what" && x.k != "name" && x.k != "conn" {
 					parts = append(parts, x.k+"="+short(x.v))
 				}
 			}
-			fmt.Fprintf(&body, "    %s->>WSK: %s\n", who, mermaidText(short(get(ev, "what"))+" "+strings.Join(parts, " ")))
+			fmt.Fprintf(&body, "    %s->>WSK: %s\n", who, mermaidText(strings.TrimSpace(what+" "+strings.Join(parts, " "))))
 		case "note":
 			fmt.Fprintf(&body, "    Note over Driver: %s\n", mermaidText(short(get(ev, "text"))))
 		}

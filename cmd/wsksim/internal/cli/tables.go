@@ -7,9 +7,10 @@ import (
 
 	"github.com/wsksim/wsksim/sim"
 
-	// Packages that register rules and policies. wsk joins when it builds.
+	// Packages that register rules and policies.
 	_ "github.com/wsksim/wsksim/irp"
 	_ "github.com/wsksim/wsksim/wfp"
+	_ "github.com/wsksim/wsksim/wsk"
 )
 
 const rulesText = `Usage: wsksim rules [--markdown]

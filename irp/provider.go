@@ -214,14 +214,15 @@ func (m *Manager) Complete(i *IRP, st nt.Status, info uint64) {
 		}
 		return
 	}
-	tok := -1
+	infoV := sim.Int(info)
+	name := ""
 	if m.w.Tracing() {
-		infoV := sim.Int(info)
 		if i.traceInfoObj != "" {
 			infoV = sim.Bind(i.traceInfoObj)
 		}
-		tok = m.w.TraceCompleteBegin(i.Name(), st, infoV, i.PendingReturned, i.traceOut...)
+		name = i.Name()
 	}
+	tok := m.w.TraceCompleteBegin(name, st, infoV, i.PendingReturned, i.traceOut...)
 	irql := nt.PASSIVE_LEVEL
 	if m.w.Choose(ChoiceCompletionIRQL, 2) == 1 {
 		irql = nt.DISPATCH_LEVEL

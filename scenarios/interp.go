@@ -401,7 +401,7 @@ func (in *Interp) bind(display string, obj any, name string) error {
 	if name == "NULL" {
 		return fmt.Errorf("name=NULL: NULL is reserved")
 	}
-	if _, ok := in.names[name]; ok {
+	if old, ok := in.names[name]; ok && old != obj {
 		return fmt.Errorf("name %q is already bound", name)
 	}
 	in.names[name] = obj

@@ -307,6 +307,8 @@ func (r *classifyRun) invoke(f *Filter, flags uint32) bool {
 	traced := e.w.Tracing() && !f.Callout.builtin
 	if traced {
 		e.traceClassify(c)
+	} else if !f.Callout.builtin {
+		e.w.NextSeq()
 	}
 	r.inFn = f
 	r.completedInFn = false
@@ -317,6 +319,8 @@ func (r *classifyRun) invoke(f *Filter, flags uint32) bool {
 		e.w.TraceEnv("classify_return", sim.F("callout", sim.Str(f.Callout.Name)), sim.F("filter", sim.Int(f.FilterId)),
 			sim.F("actionType", sim.Str(out.ActionType.String())), sim.F("rights", sim.Int(uint64(out.Rights))),
 			sim.F("flags", sim.Int(uint64(out.Flags))))
+	} else if !f.Callout.builtin {
+		e.w.NextSeq()
 	}
 	// Handles of this invocation: writable data not applied by now is a
 	// pairing violation unless the classify is pended.

@@ -275,9 +275,7 @@ func (p *Provider) setRecords(s *Socket, i *irp.IRP, inSize uint64, in *irp.Bloc
 		if p.w.PolicyName(PolicyOutBuf) == "reject" {
 			return nt.STATUS_INVALID_PARAMETER, false
 		}
-		if p.w.Tracing() {
-			p.w.TraceNote("P-OUTBUF: SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS output arguments ignored")
-		}
+		p.w.TraceNote("P-OUTBUF: SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS output arguments ignored")
 	}
 	if inSize == 0 || in == nil {
 		if p.w.PolicyName(PolicyZero) == "clear" {

@@ -231,6 +231,9 @@ func versionString(v uint16) string {
 // described by npi in the caller-provided registration reg.
 func (p *Provider) WskRegister(npi *ClientNPI, reg *Registration) nt.Status {
 	f := p.w.Begin("WskRegister")
+	if reg != nil && reg.num == 0 {
+		reg.num = p.w.NextName("reg") // named traced or not, so names agree
+	}
 	if p.w.Tracing() {
 		var nv sim.Value = sim.Null()
 		if npi != nil {
@@ -242,9 +245,6 @@ func (p *Provider) WskRegister(npi *ClientNPI, reg *Registration) nt.Status {
 		}
 		rv := sim.Null()
 		if reg != nil {
-			if reg.num == 0 {
-				reg.num = p.w.NextName("reg")
-			}
 			rv = sim.Bind(reg.Name())
 		}
 		p.w.TraceCall(f, sim.F("WskClientNpi", nv), sim.F("WskRegistration", rv))

@@ -214,6 +214,8 @@ func (m *Manager) Complete(i *IRP, st nt.Status, info uint64) {
 		}
 		return
 	}
+	// TraceCompleteBegin takes the complete event's seq whether or not the
+	// world traces, so seq numbers agree between traced and untraced runs.
 	infoV := sim.Int(info)
 	name := ""
 	if m.w.Tracing() {

@@ -6,6 +6,7 @@ SEED     ?= 1
 # Every fuzz target in the repository, as package:Target. A test
 # (fuzz.TestMakefileListsEveryFuzzTarget) fails when one is missing here.
 FUZZ_TARGETS = \
+	./fuzz:FuzzWorld \
 	./irp:FuzzIRPOps \
 	./scenarios:FuzzScenario \
 	./trace:FuzzParse \

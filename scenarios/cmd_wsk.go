@@ -320,7 +320,11 @@ func cmdProcess(in *Interp, c *Command, a *args) error {
 	if elev {
 		e = "elevated"
 	}
-	in.printf("process %d %s (%s), %s\n", p.PID, image, name, e)
+	if name == "" {
+		in.printf("process %d %s, %s\n", p.PID, image, e)
+	} else {
+		in.printf("process %d %s (%s), %s\n", p.PID, image, name, e)
+	}
 	return nil
 }
 

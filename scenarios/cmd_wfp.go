@@ -985,7 +985,7 @@ func cmdRecordsForge(in *Interp, c *Command, a *args) error {
 		blob[k] = 0
 	}
 	copy(blob, "WFPR")
-	blob[4] = 1
+	blob[4] = wfp.RecordsVersion
 	if pad > 0 {
 		blob[5] = 1
 	}

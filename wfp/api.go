@@ -42,7 +42,6 @@ type ConnectResult struct {
 type Engine struct {
 	w     *sim.World
 	codec *codec
-	dec   history // scratch for CheckRecords and classify: no allocation
 
 	handleIDs   map[string]uint32 // redirect handle name -> id (ids are 1-based)
 	handleNames []string          // id-1 -> name
@@ -54,11 +53,15 @@ type Engine struct {
 	nextFilt  uint64
 
 	classifies []*classifyState // classify handles acquired and not released, in order
+	freeCS     []*classifyState // released, for reuse
 	nextCH     uint64
 
 	flows    map[FlowID]*flow
 	nextFlow FlowID
 	chains   []*flow // live redirected flows, oldest first, for loop detection
+	// unresolved are the roots of proxy chains whose latest onward connect
+	// was redirected again and that have not ended yet (checkFinished).
+	unresolved []*flow
 
 	contexts []*RedirectContext // contexts WFP owns, for use-after-transfer checks
 }
@@ -92,9 +95,9 @@ func (e *Engine) World() *sim.World { return e.w }
 //
 // It reads at most len(blob) bytes and does not allocate.
 func (e *Engine) CheckRecords(blob []byte, ownerPID uint32) nt.Status {
-	st := e.codec.decode(blob, &e.dec)
-	if acc := e.w.Policy(PolicyAccess); st == nt.STATUS_SUCCESS && (acc == accElevIntegrityPID || acc == accIntegrityPID) {
-		if last := e.dec.hops[e.dec.n-1]; last.TargetPID != ownerPID {
+	st, n := e.codec.verify(blob)
+	if st == nt.STATUS_SUCCESS {
+		if acc := e.w.Policy(PolicyAccess); (acc == accElevIntegrityPID || acc == accIntegrityPID) && lastTarget(blob, n) != ownerPID {
 			st = nt.STATUS_ACCESS_DENIED
 		}
 	}
@@ -177,7 +180,7 @@ func (e *Engine) IssueRedirect(handle string, from, original, to netip.AddrPort,
 		redirected: true, env: true, target: targetPID, depth: 1,
 		hopKey: hopKey{handle: id, target: targetPID, original: original}}
 	if len(context) > 0 {
-		f.ctx = &RedirectContext{e: e, name: "env:" + handle, data: append([]byte(nil), context...), wfpOwned: true}
+		f.ctx = &RedirectContext{e: e, label: "env:" + handle, data: append([]byte(nil), context...), wfpOwned: true}
 	}
 	if h.n > 0 {
 		if p, ok := e.flows[h.hops[h.n-1].Flow]; ok && !p.ended {

@@ -145,6 +145,20 @@ type classifyRun struct {
 	key        hopKey
 
 	completedInFn bool
+
+	// Storage the run's pointers refer to, allocated with the run.
+	origReq FWPS_CONNECT_REQUEST0
+	resBuf  ConnectResult
+	filtBuf [4]*Filter
+	applBuf [2]*RedirectContext
+}
+
+// invocation is one call of a classifyFn: its classifyOut, classifyContext
+// and incoming values in one allocation.
+type invocation struct {
+	out ClassifyOut
+	cc  ClassifyContext
+	c   Classify
 }
 
 // ClassifyConnect classifies a TCP connect: ALE_CONNECT_REDIRECT, then
@@ -153,20 +167,27 @@ type classifyRun struct {
 // undecided; ClassifyConnect then reports it Blocked. Use
 // ClassifyConnectAsync to wait for FwpsCompleteClassify0.
 func (e *Engine) ClassifyConnect(req *ConnectRequest, res *ConnectResult) {
-	var out *ConnectResult
-	if !e.ClassifyConnectAsync(req, func(r *ConnectResult) { out = r }) || out == nil {
+	r := e.classify(req, nil)
+	if !r.finished {
 		*res = ConnectResult{Blocked: true, Remote: req.Remote}
 		return
 	}
-	*res = *out
+	*res = *r.res
 }
 
 // ClassifyConnectAsync classifies a TCP connect and calls done with the
 // result, inline (it returns true) or, when a callout pended the classify,
 // from FwpsCompleteClassify0 (it returns false).
 func (e *Engine) ClassifyConnectAsync(req *ConnectRequest, done func(*ConnectResult)) bool {
-	r := &classifyRun{e: e, req: *req, v6: req.Remote.Addr().Is6() && !req.Remote.Addr().Is4In6(), done: done,
-		res: &ConnectResult{Remote: req.Remote}}
+	return e.classify(req, done).finished
+}
+
+func (e *Engine) classify(req *ConnectRequest, done func(*ConnectResult)) *classifyRun {
+	r := &classifyRun{e: e, req: *req, v6: req.Remote.Addr().Is6() && !req.Remote.Addr().Is4In6(), done: done}
+	r.resBuf.Remote = req.Remote
+	r.res = &r.resBuf
+	r.filters = r.filtBuf[:0]
+	r.applied = r.applBuf[:0]
 	r.req.Records = nil
 	if req.Records != nil && !(e.w.Policy(PolicyLoss) == lossOn && e.w.Fault(FaultRecordLoss)) {
 		var h history
@@ -184,7 +205,7 @@ func (e *Engine) ClassifyConnectAsync(req *ConnectRequest, done func(*ConnectRes
 	}
 	r.startLayer(e.connectRedirectLayer(r.v6))
 	r.advance()
-	return r.finished
+	return r
 }
 
 func (e *Engine) connectRedirectLayer(v6 bool) Layer {
@@ -231,7 +252,8 @@ func (r *classifyRun) startLayer(l Layer) {
 		r.flags |= nt.FWP_CONDITION_FLAG_IS_PROXY_CONNECTION
 	}
 	if l.isConnectRedirect() {
-		r.cur = &FWPS_CONNECT_REQUEST0{LocalAddressAndPort: r.req.Local, RemoteAddressAndPort: r.req.Remote}
+		r.origReq = FWPS_CONNECT_REQUEST0{LocalAddressAndPort: r.req.Local, RemoteAddressAndPort: r.req.Remote}
+		r.cur = &r.origReq
 		r.orig = r.cur
 		if r.records != nil {
 			r.meta.CurrentMetadataValues |= nt.FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE
@@ -297,9 +319,10 @@ func (r *classifyRun) invoke(f *Filter, flags uint32) bool {
 		r.arbitrate(f, r.rights, &ClassifyOut{ActionType: f.Action, Rights: r.rights})
 		return true
 	}
-	out := &ClassifyOut{ActionType: FWP_ACTION_CONTINUE, Rights: r.rights, FilterId: f.FilterId}
-	cc := &ClassifyContext{run: r, filter: f}
-	c := &Classify{Layer: r.layer, LocalAddress: r.req.Local, RemoteAddress: r.req.Remote,
+	inv := &invocation{out: ClassifyOut{ActionType: FWP_ACTION_CONTINUE, Rights: r.rights, FilterId: f.FilterId},
+		cc: ClassifyContext{run: r, filter: f}}
+	out, cc, c := &inv.out, &inv.cc, &inv.c
+	*c = Classify{Layer: r.layer, LocalAddress: r.req.Local, RemoteAddress: r.req.Remote,
 		Protocol: uint8(nt.IPPROTO_TCP), Flags: flags, Meta: r.meta, Filter: f, ClassifyContext: cc, Out: out, Engine: e}
 	if !r.layer.isConnectRedirect() {
 		c.RemoteAddress = r.remote
@@ -308,7 +331,7 @@ func (r *classifyRun) invoke(f *Filter, flags uint32) bool {
 	if traced {
 		e.traceClassify(c)
 	} else if !f.Callout.builtin {
-		e.w.NextSeq()
+		e.w.NextSeq() // the classify env event's seq, taken traced or not
 	}
 	r.inFn = f
 	r.completedInFn = false
@@ -320,7 +343,7 @@ func (r *classifyRun) invoke(f *Filter, flags uint32) bool {
 			sim.F("actionType", sim.Str(out.ActionType.String())), sim.F("rights", sim.Int(uint64(out.Rights))),
 			sim.F("flags", sim.Int(uint64(out.Flags))))
 	} else if !f.Callout.builtin {
-		e.w.NextSeq()
+		e.w.NextSeq() // the classify_return env event's seq
 	}
 	// Handles of this invocation: writable data not applied by now is a
 	// pairing violation unless the classify is pended.
@@ -413,30 +436,20 @@ func (r *classifyRun) endConnectRedirect() bool {
 	depth := 1
 	if r.parent != nil {
 		depth = r.parent.depth + 1
-		var chain []string
 		loop := false
 		for p := r.parent; p != nil; p = p.parent {
-			chain = append(chain, p.name())
 			if p.hopKey == key {
 				loop = true
 			}
 		}
 		if loop {
-			root := r.parent
-			for root.parent != nil {
-				root = root.parent
-			}
-			if !root.loopSeen {
+			if root := r.parent.root(); !root.loopSeen {
 				root.loopSeen = true
-				hn := "(no redirect handle)"
-				if h != nil {
-					hn = h.name
-				}
-				e.w.Violate(RuleProxyLoop, fmt.Sprintf("%s from process %d to %v is redirected again by %s to %v (pid %d) without redirect records: hops %s <- new connection", r.req.Socket, r.req.ProcessID, r.req.Remote, hn, r.remote, r.target, strings.Join(chain, " <- ")), append([]string{r.req.Socket}, chain...)...)
+				e.reportLoop(r, h, v.ModifierFilterId)
 			}
 		}
 		if depth > MaxHops {
-			e.w.TraceNote(fmt.Sprintf("wfp: %s blocked: the proxy chain is %d hops long (MaxHops %d)", r.req.Socket, depth, MaxHops))
+			e.w.TraceNote(fmt.Sprintf("wfp: %s blocked: the proxy chain of %s is %d hops long (MaxHops %d)", r.req.Socket, r.parent.root().name(), depth, MaxHops))
 			return false
 		}
 	}
@@ -459,6 +472,9 @@ func (r *classifyRun) finish(blocked bool) {
 	*res = ConnectResult{Remote: r.req.Remote}
 	own := e.w.Policy(PolicyContextOwner)
 	if blocked {
+		if r.parent != nil {
+			e.resolve(r.parent)
+		}
 		res.Blocked = true
 		for _, c := range r.applied {
 			if own == ctxownAtApply {
@@ -510,6 +526,11 @@ func (r *classifyRun) finish(blocked bool) {
 		}
 		res.Context = e.contextFor(f)
 		e.chains = append(e.chains, f)
+		if r.parent != nil {
+			e.onwardRedirected(f)
+		}
+	} else if r.parent != nil {
+		e.resolve(r.parent) // the proxy's connect reached the final destination
 	}
 	e.flows[f.id] = f
 	if r.done != nil {
@@ -559,11 +580,118 @@ func (e *Engine) traceClassify(c *Classify) {
 	e.w.TraceEnv("classify", fs...)
 }
 
+// ---- the proxy chains: loop report and the end-of-run property ----
+
+// root returns the first flow of f's proxy chain (the application's
+// connection).
+func (f *flow) root() *flow {
+	for f.parent != nil {
+		f = f.parent
+	}
+	return f
+}
+
+// handleText names the redirect of flow f: its redirect handle, or the
+// filter when it had none.
+func (e *Engine) handleText(handle uint32, filter uint64) string {
+	if handle != 0 {
+		return e.HandleName(handle)
+	}
+	return fmt.Sprintf("filter %d (no redirect handle)", filter)
+}
+
+// hopsText lists the hops of the chain ending at tip, oldest first:
+// "hop 1 peer1 (pid 600) -> 127.0.0.1:9000 (pid 500) by H1 [flow1]; hop 2 ...".
+func (e *Engine) hopsText(tip *flow) (string, []string) {
+	var fs []*flow
+	for f := tip; f != nil; f = f.parent {
+		fs = append(fs, f)
+	}
+	var b strings.Builder
+	names := make([]string, 0, len(fs))
+	for i := len(fs) - 1; i >= 0; i-- {
+		f := fs[i]
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "hop %d %s (pid %d) -> %v (pid %d) by %s [%s]", len(fs)-i, f.socket, f.pid, f.remote, f.target,
+			e.handleText(f.hopKey.handle, f.hopKey.filter), f.name())
+		names = append(names, f.name())
+	}
+	return b.String(), names
+}
+
+// chainTitle is "flow1 (peer1, pid 600, to 198.51.100.7:443)".
+func chainTitle(root *flow) string {
+	return fmt.Sprintf("%s (%s, pid %d, to %v)", root.name(), root.socket, root.pid, root.original)
+}
+
+// reportLoop reports WFP-PROXY-LOOP for classify r, which redirects its
+// connect back along the chain it belongs to.
+func (e *Engine) reportLoop(r *classifyRun, h *RedirectHandle, filter uint64) {
+	var hid uint32
+	if h != nil {
+		hid = h.id
+	}
+	hops, names := e.hopsText(r.parent)
+	root := r.parent.root()
+	why := fmt.Sprintf("%s connected to %v without the redirect records of %s: set SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS (the records SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS returned on the accepted socket) on the outbound socket before WskConnect",
+		r.req.Socket, r.req.Remote, r.parent.name())
+	if r.records != nil {
+		why = fmt.Sprintf("%s carried the redirect records of %s, but the callout redirected it regardless of its redirect state", r.req.Socket, r.parent.name())
+	}
+	msg := fmt.Sprintf("proxy loop on %s: %s; hop %d %s (pid %d) -> %v (pid %d) by %s again. %s",
+		chainTitle(root), hops, len(names)+1, r.req.Socket, r.req.ProcessID, r.remote, r.target, e.handleText(hid, filter), why)
+	e.w.Violate(RuleProxyLoop, msg, append([]string{r.req.Socket}, names...)...)
+}
+
+// resolve records that the chain of parent ended: a connect made on its
+// behalf reached its final destination or was blocked.
+func (e *Engine) resolve(parent *flow) {
+	root := parent.root()
+	root.resolved = true
+	if root.listed {
+		root.listed = false
+		for i, f := range e.unresolved {
+			if f == root {
+				e.unresolved = append(e.unresolved[:i], e.unresolved[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// onwardRedirected records that f, a connect a proxy made on behalf of its
+// chain, was redirected to a proxy again: the chain has not ended yet.
+func (e *Engine) onwardRedirected(f *flow) {
+	root := f.root()
+	if root.resolved {
+		return
+	}
+	root.tip = f
+	if !root.listed {
+		root.listed = true
+		e.unresolved = append(e.unresolved, root)
+	}
+}
+
+// checkFinished is the end-of-run property (world close): every connection
+// a proxy carried onward ended at a final destination (a connect that was
+// not redirected again) or was blocked.
+func (e *Engine) checkFinished() {
+	for _, root := range e.unresolved {
+		hops, names := e.hopsText(root.tip)
+		e.w.Violate(RuleFlowUnfinished, fmt.Sprintf("%s never reached %v and was never blocked: %s; nothing was connected onward for %s after that (process %d)",
+			chainTitle(root), root.original, hops, root.tip.name(), root.tip.target), names...)
+	}
+}
+
 // checkLeaks runs at world close.
 func (e *Engine) checkLeaks() {
+	e.checkFinished()
 	if e.w.Policy(PolicyPairing) == pairViolation {
 		for _, cs := range e.classifies {
-			e.w.Violate(RuleClassifyHandleLeak, fmt.Sprintf("classify handle %s (filter %d) was never released with FwpsReleaseClassifyHandle0", cs.name, cs.filter.FilterId), cs.name)
+			e.w.Violate(RuleClassifyHandleLeak, fmt.Sprintf("classify handle %s (filter %d) was never released with FwpsReleaseClassifyHandle0", cs.name(), cs.filter.FilterId), cs.name())
 		}
 	}
 	for _, h := range e.handles {

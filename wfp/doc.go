@@ -51,16 +51,27 @@
 // connection: NOT_REDIRECTED, redirected to itself again. The engine links
 // the proxy's connect to the flow it serves (same process, same original
 // destination, flow alive), reports WFP-PROXY-LOOP once per chain naming the
-// flows, and blocks the connect once the chain is MaxHops long.
+// application's flow, its destination and every hop (who connected, where
+// to, for which process, by which redirect handle), and blocks the connect
+// once the chain is MaxHops long.
+//
+// # The end-of-run property
+//
+// Every connection a proxy carries onward must end at a final destination
+// (a connect that is not redirected again) or be blocked. The engine tracks
+// each chain from the application's connect; at world close a chain whose
+// last onward connect was redirected to a proxy again is reported as
+// WFP-FLOW-UNFINISHED with its hops. A chain the proxy never carries on (a
+// proxy that answers the connection itself) is not reported.
 //
 // # The records blob
 //
-// 32-byte header (magic, version, flags, hop count, total length, padding
-// length, 16-byte HMAC-SHA256 tag) + 64 bytes per hop + optional padding
+// 32-byte header (magic, version 2, flags, hop count, total length, padding
+// length, 16-byte SipHash-2-4-128 tag) + 64 bytes per hop + optional padding
 // (P-SIZE), keyed per engine from the world seed. Decoding checks every length
 // field against the real buffer in 64-bit arithmetic before touching the
-// hops, and verification reuses one HMAC state: CheckRecords does not
-// allocate. MaxRecordsSize bounds every blob.
+// hops, and the MAC runs on a stack state: CheckRecords does not allocate.
+// MaxRecordsSize bounds every blob.
 //
 // # Rules, policies, choice points
 //

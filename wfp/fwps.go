@@ -12,7 +12,7 @@ import (
 // classifyState is a classify handle (FwpsAcquireClassifyHandle0).
 type classifyState struct {
 	id           uint64
-	name         string
+	num          int // display number ("ch3"); 0 for the built-in policy callouts
 	run          *classifyRun
 	filter       *Filter
 	writable     *FWPS_CONNECT_REQUEST0 // acquired, not yet applied
@@ -38,7 +38,7 @@ func (e *Engine) pairing() bool { return e.w.Policy(PolicyPairing) == pairViolat
 // unapplied reports writable layer data that was never applied, and drops it.
 func (e *Engine) unapplied(cs *classifyState, when string) {
 	if e.pairing() {
-		e.w.Violate(RuleAcquireWithoutApply, fmt.Sprintf("writable layer data acquired with %s (filter %d) was not applied before %s; the modification is lost", cs.name, cs.filter.FilterId, when), cs.name)
+		e.w.Violate(RuleAcquireWithoutApply, fmt.Sprintf("writable layer data acquired with %s (filter %d) was not applied before %s; the modification is lost", cs.name(), cs.filter.FilterId, when), cs.name())
 	}
 	cs.writable = nil
 }
@@ -89,7 +89,7 @@ func (e *Engine) FwpsRedirectHandleDestroy0(redirectHandle *RedirectHandle) {
 	default:
 		for _, cs := range e.classifies {
 			if cs.pended && cs.writable != nil && cs.writable.LocalRedirectHandle == redirectHandle {
-				e.w.Violate(RuleRedirectHandleInUse, fmt.Sprintf("redirect handle %s destroyed while pended classify %s still uses it", redirectHandle.name, cs.name), redirectHandle.name, cs.name)
+				e.w.Violate(RuleRedirectHandleInUse, fmt.Sprintf("redirect handle %s destroyed while pended classify %s still uses it", redirectHandle.name, cs.name()), redirectHandle.name, cs.name())
 			}
 		}
 		redirectHandle.destroyed = true
@@ -193,7 +193,7 @@ func (e *Engine) FwpsAcquireClassifyHandle0(classifyContext *ClassifyContext, fl
 	cs := e.acquireCH(classifyContext)
 	*classifyHandle = cs.id
 	if e.w.Tracing() {
-		e.w.Return(f, nt.STATUS_SUCCESS, sim.F("classifyHandle", sim.Bind(cs.name)))
+		e.w.Return(f, nt.STATUS_SUCCESS, sim.F("classifyHandle", sim.Bind(cs.name())))
 	} else {
 		e.w.Return(f, nt.STATUS_SUCCESS)
 	}
@@ -202,11 +202,17 @@ func (e *Engine) FwpsAcquireClassifyHandle0(classifyContext *ClassifyContext, fl
 
 func (e *Engine) acquireCH(cc *ClassifyContext) *classifyState {
 	e.nextCH++
-	cs := &classifyState{id: e.nextCH, run: cc.run, filter: cc.filter, invokeRights: cc.run.rights}
-	if cc.filter.Callout != nil && !cc.filter.Callout.builtin {
-		cs.name = sim.Name("ch", e.w.NextName("ch"))
+	var cs *classifyState
+	if n := len(e.freeCS); n > 0 {
+		cs = e.freeCS[n-1]
+		e.freeCS = e.freeCS[:n-1]
+		*cs = classifyState{}
 	} else {
-		cs.name = "builtin"
+		cs = new(classifyState)
+	}
+	cs.id, cs.run, cs.filter, cs.invokeRights = e.nextCH, cc.run, cc.filter, cc.run.rights
+	if cc.filter.Callout != nil && !cc.filter.Callout.builtin {
+		cs.num = e.w.NextName("ch")
 	}
 	e.classifies = append(e.classifies, cs)
 	return cs
@@ -228,7 +234,7 @@ func (e *Engine) FwpsReleaseClassifyHandle0(classifyHandle uint64) {
 func (e *Engine) chName(h uint64) string {
 	for _, cs := range e.classifies {
 		if cs.id == h {
-			return cs.name
+			return cs.name()
 		}
 	}
 	return fmt.Sprintf("0x%x", h)
@@ -236,7 +242,7 @@ func (e *Engine) chName(h uint64) string {
 
 func (e *Engine) releaseCH(cs *classifyState) {
 	if cs.pended {
-		e.w.Violate(RuleReleaseWhilePended, fmt.Sprintf("classify handle %s released while its classify is pended; the connect never completes", cs.name), cs.name)
+		e.w.Violate(RuleReleaseWhilePended, fmt.Sprintf("classify handle %s released while its classify is pended; the connect never completes", cs.name()), cs.name())
 	}
 	if cs.writable != nil {
 		e.unapplied(cs, "FwpsReleaseClassifyHandle0")
@@ -247,6 +253,19 @@ func (e *Engine) releaseCH(cs *classifyState) {
 			break
 		}
 	}
+	// Handles are looked up by id, never by pointer, so the state can be
+	// reused; a pended run still pointing at it was reported above.
+	if !cs.pended {
+		e.freeCS = append(e.freeCS, cs)
+	}
+}
+
+// name is the classify handle's display name ("ch3", "builtin").
+func (cs *classifyState) name() string {
+	if cs.num == 0 {
+		return "builtin"
+	}
+	return sim.Name("ch", cs.num)
 }
 
 // FwpsAcquireWritableLayerDataPointer0 returns a writable copy of the layer
@@ -290,7 +309,7 @@ func (e *Engine) acquireWritable(classifyHandle uint64, filterId uint64, flags u
 	// documented asynchronous flow still acquires the data.
 	cs.noRight = cs.invokeRights&FWPS_RIGHT_ACTION_WRITE == 0
 	if cs.noRight {
-		e.w.Violate(RuleWriteWithoutRight, fmt.Sprintf("FwpsAcquireWritableLayerDataPointer0 on %s (filter %d): the classifyFn was called without FWPS_RIGHT_ACTION_WRITE; the modification will be ignored", cs.name, cs.filter.FilterId), cs.name)
+		e.w.Violate(RuleWriteWithoutRight, fmt.Sprintf("FwpsAcquireWritableLayerDataPointer0 on %s (filter %d): the classifyFn was called without FWPS_RIGHT_ACTION_WRITE; the modification will be ignored", cs.name(), cs.filter.FilterId), cs.name())
 	}
 	v := *r.cur
 	v.PreviousVersion = nil
@@ -331,7 +350,7 @@ func (e *Engine) apply(classifyHandle uint64, v *FWPS_CONNECT_REQUEST0, flags ui
 			if cs.writable != nil {
 				what = "the pointer is not the one FwpsAcquireWritableLayerDataPointer0 returned"
 			}
-			e.w.Violate(RuleApplyOtherPointer, fmt.Sprintf("FwpsApplyModifiedLayerData0 on %s: %s; nothing applied", cs.name, what), cs.name)
+			e.w.Violate(RuleApplyOtherPointer, fmt.Sprintf("FwpsApplyModifiedLayerData0 on %s: %s; nothing applied", cs.name(), what), cs.name())
 		}
 		return
 	}
@@ -342,7 +361,7 @@ func (e *Engine) apply(classifyHandle uint64, v *FWPS_CONNECT_REQUEST0, flags ui
 	}
 	prev := r.cur
 	if v.LocalAddressAndPort != prev.LocalAddressAndPort {
-		e.w.Violate(RuleLocalAddressChanged, fmt.Sprintf("filter %d changed localAddressAndPort from %v to %v at %v; the change is discarded", cs.filter.FilterId, prev.LocalAddressAndPort, v.LocalAddressAndPort, r.layer), cs.name)
+		e.w.Violate(RuleLocalAddressChanged, fmt.Sprintf("filter %d changed localAddressAndPort from %v to %v at %v; the change is discarded", cs.filter.FilterId, prev.LocalAddressAndPort, v.LocalAddressAndPort, r.layer), cs.name())
 		v.LocalAddressAndPort = prev.LocalAddressAndPort
 	}
 	if flags&FWPS_CLASSIFY_FLAG_REAUTHORIZE_IF_MODIFIED_BY_OTHERS != 0 {
@@ -357,10 +376,10 @@ func (e *Engine) apply(classifyHandle uint64, v *FWPS_CONNECT_REQUEST0, flags ui
 	if c := v.LocalRedirectContext; c != nil && c != prev.LocalRedirectContext {
 		switch {
 		case c.freed:
-			e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("localRedirectContext %s was already freed by the callout", c.name), c.name)
+			e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("localRedirectContext %s was already freed by the callout", c.Name()), c.Name())
 			v.LocalRedirectContext, v.LocalRedirectContextSize = nil, 0
 		case c.wfpOwned || c.pending:
-			e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("localRedirectContext %s already belongs to WFP (handed over by an earlier apply)", c.name), c.name)
+			e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("localRedirectContext %s already belongs to WFP (handed over by an earlier apply)", c.Name()), c.Name())
 			v.LocalRedirectContext, v.LocalRedirectContextSize = nil, 0
 		default:
 			if e.w.Policy(PolicyContextOwner) == ctxownAtApply {
@@ -376,7 +395,7 @@ func (e *Engine) apply(classifyHandle uint64, v *FWPS_CONNECT_REQUEST0, flags ui
 	}
 	if v.RemoteAddressAndPort != prev.RemoteAddressAndPort && v.LocalRedirectHandle != nil && r.records != nil {
 		if st, _ := e.queryState(r.records, v.LocalRedirectHandle); st == FWPS_CONNECTION_REDIRECTED_BY_SELF || st == FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF {
-			e.w.Violate(RuleRedirectAgain, fmt.Sprintf("filter %d redirects %s to %v although its state for %s is %v", cs.filter.FilterId, r.req.Socket, v.RemoteAddressAndPort, v.LocalRedirectHandle.name, st), cs.name, v.LocalRedirectHandle.name)
+			e.w.Violate(RuleRedirectAgain, fmt.Sprintf("filter %d redirects %s to %v although its state for %s is %v", cs.filter.FilterId, r.req.Socket, v.RemoteAddressAndPort, v.LocalRedirectHandle.name, st), cs.name(), v.LocalRedirectHandle.name)
 		}
 	}
 	v.ModifierFilterId = cs.filter.FilterId
@@ -430,7 +449,7 @@ func (e *Engine) FwpsCompleteClassify0(classifyHandle uint64, flags uint32, clas
 	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	cs := e.lookupCH(classifyHandle)
 	if cs != nil && !cs.pended {
-		e.w.Violate(RuleCompleteWithoutPend, fmt.Sprintf("FwpsCompleteClassify0 on %s, which is not pended", cs.name), cs.name)
+		e.w.Violate(RuleCompleteWithoutPend, fmt.Sprintf("FwpsCompleteClassify0 on %s, which is not pended", cs.name()), cs.name())
 		cs = nil
 	}
 	if cs != nil {
@@ -537,7 +556,7 @@ func (e *Engine) NotFoundStatus() nt.Status {
 // holding a copy of data (ExAllocatePoolWithTag in a real driver). It belongs
 // to the callout until FwpsApplyModifiedLayerData0 hands it to WFP.
 func (e *Engine) AllocateRedirectContext(data []byte) *RedirectContext {
-	return &RedirectContext{e: e, name: sim.Name("ctx", e.w.NextName("ctx")), data: append([]byte(nil), data...)}
+	return &RedirectContext{e: e, num: e.w.NextName("ctx"), data: append([]byte(nil), data...)}
 }
 
 // Bytes reads the context. Reading is allowed while the callout owns it and,
@@ -548,7 +567,7 @@ func (c *RedirectContext) Bytes() []byte {
 		return nil
 	}
 	if c.freed || c.freedByWFP {
-		c.e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("redirect context %s read after it was freed (by %s)", c.name, c.freer()), c.name)
+		c.e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("redirect context %s read after it was freed (by %s)", c.Name(), c.freer()), c.Name())
 		return nil
 	}
 	return c.data
@@ -568,11 +587,11 @@ func (c *RedirectContext) Write(p []byte) {
 		return
 	}
 	if c.wfpOwned || c.pending || c.freedByWFP {
-		c.e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("redirect context %s written after FwpsApplyModifiedLayerData0 gave it to WFP", c.name), c.name)
+		c.e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("redirect context %s written after FwpsApplyModifiedLayerData0 gave it to WFP", c.Name()), c.Name())
 		return
 	}
 	if c.freed {
-		c.e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("redirect context %s written after the callout freed it", c.name), c.name)
+		c.e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("redirect context %s written after the callout freed it", c.Name()), c.Name())
 		return
 	}
 	copy(c.data, p)
@@ -586,9 +605,9 @@ func (c *RedirectContext) Free() {
 	}
 	switch {
 	case c.wfpOwned || c.pending || c.freedByWFP:
-		c.e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("redirect context %s freed by the callout although WFP owns it (WFP frees it when the flow is removed: double free)", c.name), c.name)
+		c.e.w.Violate(RuleContextAfterTransfer, fmt.Sprintf("redirect context %s freed by the callout although WFP owns it (WFP frees it when the flow is removed: double free)", c.Name()), c.Name())
 	case c.freed:
-		c.e.w.Violate(RuleContextOwnerFreeTwice, fmt.Sprintf("redirect context %s freed twice", c.name), c.name)
+		c.e.w.Violate(RuleContextOwnerFreeTwice, fmt.Sprintf("redirect context %s freed twice", c.Name()), c.Name())
 	default:
 		c.freed = true
 	}
@@ -601,6 +620,7 @@ func (c *RedirectContext) Owned() bool { return c != nil && c.wfpOwned }
 
 type redirectPolicy struct {
 	handle    *RedirectHandle
+	ctxLabel  string // display name of its contexts: "policy:H1"
 	match, to netip.AddrPort
 	context   []byte
 	targetPID uint32
@@ -622,7 +642,7 @@ func (e *Engine) AddRedirectPolicy(handle string, match, to netip.AddrPort, cont
 		return fmt.Errorf("wfp.AddRedirectPolicy: invalid address (match %v, to %v)", match, to)
 	}
 	h := &RedirectHandle{name: handle, id: e.handleID(handle), builtin: true}
-	p := &redirectPolicy{handle: h, match: match, to: to, context: append([]byte(nil), context...), targetPID: targetPID}
+	p := &redirectPolicy{handle: h, ctxLabel: "policy:" + handle, match: match, to: to, context: append([]byte(nil), context...), targetPID: targetPID}
 	var sub *Sublayer
 	for _, s := range e.sublayers {
 		if s.Name == "wsksim-redirect-policy" {
@@ -678,7 +698,7 @@ func (e *Engine) policyClassify(p *redirectPolicy, c *Classify) {
 		v.LocalRedirectTargetPID = p.targetPID
 		v.LocalRedirectHandle = p.handle
 		if len(p.context) > 0 {
-			v.LocalRedirectContext = &RedirectContext{e: e, name: "policy:" + p.handle.name, data: append([]byte(nil), p.context...)}
+			v.LocalRedirectContext = &RedirectContext{e: e, label: p.ctxLabel, data: append([]byte(nil), p.context...)}
 			v.LocalRedirectContextSize = uint64(len(p.context))
 		}
 		e.apply(cs.id, v, 0)

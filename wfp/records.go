@@ -1,11 +1,9 @@
 package wfp
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
-	"hash"
 	"net/netip"
 
 	"github.com/wsksim/wsksim/nt"
@@ -18,12 +16,12 @@ import (
 //
 //	offset size field
 //	0      4    magic "WFPR"
-//	4      1    version (1)
+//	4      1    version (2; version 1 used HMAC-SHA256)
 //	5      1    flags (bit 0: padded)
 //	6      2    hop count n (1..MaxHops)
 //	8      4    total length of the blob, MAC included
 //	12     4    padding length p
-//	16     16   MAC: HMAC-SHA256(key, blob[0:16] || blob[32:]) truncated to 16 bytes
+//	16     16   MAC: SipHash-2-4-128(key, blob[0:16] || blob[32:])
 //	32     64*n hops, oldest first
 //	32+64n p    padding (zero bytes; P-SIZE over-1KiB / over-2KiB)
 //
@@ -43,7 +41,7 @@ import (
 // returns it from the record store.
 const (
 	recordsMagic   = "WFPR"
-	recordsVersion = 1
+	recordsVersion = RecordsVersion
 	headerSize     = 32
 	hopSize        = 64
 	macSize        = 16
@@ -66,6 +64,11 @@ const (
 	padTarget2K = 2064 // > 2 KiB: defeats Envoy's fixed 2048-byte buffer
 )
 
+// RecordsVersion is the version byte (offset 4) of the records blobs this
+// engine issues and accepts: 2 since the MAC is SipHash-2-4-128 (1 was
+// HMAC-SHA256). Tools that hand-craft blobs (scenario records-forge) use it.
+const RecordsVersion = 2
+
 // Hop is one redirection in a connection's history, as the blob records it.
 type Hop struct {
 	HandleID  uint32         // redirect handle (engine-wide id; see Engine.HandleName)
@@ -83,27 +86,29 @@ type history struct {
 
 func (h *history) slice() []Hop { return h.hops[:h.n] }
 
-// codec holds the keyed MAC state reused for every encode and verify, so that
-// verification does not allocate in steady state.
+// codec holds the MAC key (128 bits, derived from the world seed) and the
+// scratch tag, so that neither encoding nor verification allocates.
 type codec struct {
-	mac hash.Hash
-	sum [sha256.Size]byte
+	k0, k1 uint64
+	sum    [macSize]byte
 }
 
 func newCodec(seed uint64) *codec {
 	var k [8 + 32]byte
-	copy(k[8:], "wsksim wfp redirect-records key1")
+	copy(k[8:], "wsksim wfp redirect-records key2")
 	binary.LittleEndian.PutUint64(k[:8], seed)
 	key := sha256.Sum256(k[:])
-	return &codec{mac: hmac.New(sha256.New, key[:])}
+	return &codec{k0: binary.LittleEndian.Uint64(key[0:]), k1: binary.LittleEndian.Uint64(key[8:])}
 }
 
 // tag computes the MAC of blob (whose length is at least headerSize) into c.sum.
 func (c *codec) tag(blob []byte) []byte {
-	c.mac.Reset()
-	c.mac.Write(blob[:16])
-	c.mac.Write(blob[headerSize:])
-	return c.mac.Sum(c.sum[:0])[:macSize]
+	var s sipState
+	s.init(c.k0, c.k1, true)
+	s.write(blob[:16])
+	s.write(blob[headerSize:])
+	s.sum128(&c.sum)
+	return c.sum[:]
 }
 
 // encodedSize is the blob size for n hops under padding target pad (0: none).
@@ -153,47 +158,66 @@ func (c *codec) encode(dst []byte, hops []Hop, pad int) []byte {
 	return dst
 }
 
-// decode verifies blob and, on success, fills h. The statuses are those of
+// verify checks blob completely (lengths, MAC, structure) without decoding
+// the hops, and returns the hop count. The statuses are those of
 // Engine.CheckRecords. It never allocates and trusts no length field: every
-// length is checked against len(blob) in 64-bit arithmetic first.
-func (c *codec) decode(blob []byte, h *history) nt.Status {
-	h.n = 0
+// length is checked against len(blob) in 64-bit arithmetic first. A blob
+// verify accepts always decodes.
+func (c *codec) verify(blob []byte) (nt.Status, int) {
 	if len(blob) < headerSize {
-		return nt.STATUS_INVALID_PARAMETER // truncated (P-MISMATCH)
+		return nt.STATUS_INVALID_PARAMETER, 0 // truncated (P-MISMATCH)
 	}
 	if string(blob[:4]) != recordsMagic || blob[4] != recordsVersion || blob[5]&^flagPadded != 0 {
-		return nt.STATUS_ACCESS_DENIED // not a blob of ours: forged or corrupted (P-ACC)
+		return nt.STATUS_ACCESS_DENIED, 0 // not a blob of ours: forged or corrupted (P-ACC)
 	}
 	n := uint64(binary.LittleEndian.Uint16(blob[6:]))
 	total := uint64(binary.LittleEndian.Uint32(blob[8:]))
 	padLen := uint64(binary.LittleEndian.Uint32(blob[12:]))
 	need := headerSize + hopSize*n + padLen
 	if need > 0xFFFFFFFF {
-		return nt.STATUS_INTEGER_OVERFLOW // internal lengths overflow a ULONG (P-OVF (c))
+		return nt.STATUS_INTEGER_OVERFLOW, 0 // internal lengths overflow a ULONG (P-OVF (c))
 	}
 	if need != total || total != uint64(len(blob)) {
-		return nt.STATUS_INVALID_PARAMETER // length mismatch or truncation (P-MISMATCH)
+		return nt.STATUS_INVALID_PARAMETER, 0 // length mismatch or truncation (P-MISMATCH)
 	}
 	if subtle.ConstantTimeCompare(c.tag(blob), blob[16:32]) != 1 {
-		return nt.STATUS_ACCESS_DENIED // integrity check failed (P-ACC (c))
+		return nt.STATUS_ACCESS_DENIED, 0 // integrity check failed (P-ACC (c))
 	}
 	// Authentic from here on; still check the structure, so that a key
 	// collision or an engine bug cannot make decode index out of range.
 	if n == 0 || n > MaxHops || (padLen > 0) != (blob[5]&flagPadded != 0) {
-		return nt.STATUS_ACCESS_DENIED
+		return nt.STATUS_ACCESS_DENIED, 0
 	}
 	for i := 0; i < int(n); i++ {
+		if f := blob[headerSize+hopSize*i+16]; f != 4 && f != 6 {
+			return nt.STATUS_ACCESS_DENIED, 0
+		}
+	}
+	return nt.STATUS_SUCCESS, int(n)
+}
+
+// lastTarget returns the localRedirectTargetPID of the newest hop of a blob
+// verify accepted with n hops.
+func lastTarget(blob []byte, n int) uint32 {
+	return binary.LittleEndian.Uint32(blob[headerSize+hopSize*(n-1)+4:])
+}
+
+// decode verifies blob and, on success, fills h. The statuses are those of
+// Engine.CheckRecords. It never allocates.
+func (c *codec) decode(blob []byte, h *history) nt.Status {
+	h.n = 0
+	st, n := c.verify(blob)
+	if st != nt.STATUS_SUCCESS {
+		return st
+	}
+	for i := 0; i < n; i++ {
 		e := blob[headerSize+hopSize*i:]
 		var orig netip.AddrPort
 		port := binary.LittleEndian.Uint16(e[18:])
-		switch e[16] {
-		case 4:
+		if e[16] == 4 {
 			orig = netip.AddrPortFrom(netip.AddrFrom4([4]byte(e[20:24])), port)
-		case 6:
+		} else {
 			orig = netip.AddrPortFrom(netip.AddrFrom16([16]byte(e[20:36])), port)
-		default:
-			h.n = 0
-			return nt.STATUS_ACCESS_DENIED
 		}
 		h.hops[i] = Hop{
 			HandleID:  binary.LittleEndian.Uint32(e[0:]),
@@ -202,7 +226,7 @@ func (c *codec) decode(blob []byte, h *history) nt.Status {
 			Original:  orig,
 			Flow:      FlowID(binary.LittleEndian.Uint64(e[36:])),
 		}
-		h.n = i + 1
 	}
+	h.n = n
 	return nt.STATUS_SUCCESS
 }

@@ -20,6 +20,7 @@ const (
 	RuleReleaseWhilePended    = "WFP-RELEASE-WHILE-PENDED"
 	RuleRedirectHandleInUse   = "WFP-REDIRECT-HANDLE-DESTROY-IN-USE"
 	RuleContextOwnerFreeTwice = "WFP-CONTEXT-DOUBLE-FREE"
+	RuleFlowUnfinished        = "WFP-FLOW-UNFINISHED"
 )
 
 const (
@@ -60,6 +61,7 @@ func init() {
 		sim.Rule{ID: RuleCompleteWithoutPend, Statement: "FwpsCompleteClassify0 is called for a classify handle that is not pended (never pended, or already completed).", Source: docComplete, Test: t(RuleCompleteWithoutPend)},
 		sim.Rule{ID: RuleReleaseWhilePended, Statement: "FwpsReleaseClassifyHandle0 is called while the classify is still pended: FwpsCompleteClassify0 must come first.", Source: docPend, Test: t(RuleReleaseWhilePended)},
 		sim.Rule{ID: RuleRedirectHandleInUse, Statement: "FwpsRedirectHandleDestroy0 is called while a redirect-policy filter or a pended classify still uses the handle.", Source: docRHDestroy, Test: t(RuleRedirectHandleInUse)},
+		sim.Rule{ID: RuleFlowUnfinished, Statement: "At the end of the run (world close), a connection that a local proxy carried onward never reached a final destination and was never blocked: the last connect made on its behalf was redirected to a proxy again (a loop, or a proxy that did not connect onward). Every redirected connection a proxy carries on must end at a final destination or be blocked.", Source: docProxyTracking, Test: t(RuleFlowUnfinished)},
 		sim.Rule{ID: RuleContextOwnerFreeTwice, Statement: "A callout frees its own (not yet transferred) redirect context twice.", Source: docConnectRequest, BugCheck: "0xC2", Test: t(RuleContextOwnerFreeTwice)},
 	)
 }

@@ -304,6 +304,39 @@ var ruleCases = map[string]ruleCase{
 			destroyAll(e)
 		},
 	},
+	RuleFlowUnfinished: {
+		bad: func(t *testing.T, w *sim.World, e *Engine) {
+			pc := newProxyCallout(t, e, "c1", origDest, proxyAddr, proxyPID)
+			proxied(t, e, pc)
+			// One onward connect without the records: redirected back to
+			// the proxy, which then gives up. The application's connection
+			// never reaches origDest and was never blocked.
+			if out := connect(e, "proxyout", proxyPID, origDest, nil); !out.Redirected {
+				t.Fatalf("records-less proxy connect not redirected: %+v", out)
+			}
+			destroyAll(e)
+		},
+		good: func(t *testing.T, w *sim.World, e *Engine) {
+			pc := newProxyCallout(t, e, "c1", origDest, proxyAddr, proxyPID)
+			// A chain the proxy never carries on is not the property's
+			// business (the proxy may answer itself) ...
+			proxied(t, e, pc)
+			// ... a chain that is carried on and reaches the destination,
+			w.SetAction(RuleProxyLoop, sim.Off)
+			in := proxied(t, e, pc)
+			if out := connect(e, "proxyout", proxyPID, origDest, in.Records); out.Redirected {
+				t.Fatalf("proxy connect with records redirected: %+v", out)
+			}
+			// ... and a loop bounded by MaxHops (blocked) satisfy it.
+			proxied(t, e, pc)
+			for i := 0; i <= MaxHops; i++ {
+				if connect(e, "proxyout", proxyPID, origDest, nil).Blocked {
+					break
+				}
+			}
+			destroyAll(e)
+		},
+	},
 	RuleContextOwnerFreeTwice: {
 		bad: func(t *testing.T, w *sim.World, e *Engine) {
 			c := e.AllocateRedirectContext([]byte("x"))

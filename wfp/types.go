@@ -147,7 +147,8 @@ func (r *RedirectRecords) Hops() []Hop {
 // to WFP, the callout must not touch it again (WFP-CONTEXT-AFTER-TRANSFER).
 type RedirectContext struct {
 	e          *Engine
-	name       string
+	num        int    // display number ("ctx4"), when label is empty
+	label      string // display name of contexts the environment made
 	data       []byte
 	wfpOwned   bool // ownership passed to WFP
 	freed      bool // freed by the callout (before transfer)
@@ -160,7 +161,10 @@ func (c *RedirectContext) Name() string {
 	if c == nil {
 		return ""
 	}
-	return c.name
+	if c.label != "" {
+		return c.label
+	}
+	return sim.Name("ctx", c.num)
 }
 
 // Size is localRedirectContextSize.
@@ -301,7 +305,10 @@ type flow struct {
 	target     uint32
 	parent     *flow
 	depth      int
-	loopSeen   bool
+	loopSeen   bool // root: WFP-PROXY-LOOP reported for this chain
+	resolved   bool // root: a connect on the chain's behalf reached a final destination or was blocked
+	listed     bool // root: in Engine.unresolved
+	tip        *flow
 }
 
 // hopKey identifies one redirect for loop detection.

@@ -255,7 +255,7 @@ func TestSetRecordsZeroAllocs(t *testing.T) {
 }
 
 // BenchmarkSetRecordsDistinct alternates two different blobs, so every SET
-// verifies its blob in full (the engine's HMAC): the cold path of a proxy
+// verifies its blob in full (the engine's MAC): the cold path of a proxy
 // that sets fresh records on every outbound socket.
 func BenchmarkSetRecordsDistinct(b *testing.B) {
 	e := benchEnv(b)
@@ -326,4 +326,63 @@ func BenchmarkSetRecordsVsBaseline(b *testing.B) {
 	b.ReportMetric(bBase, "baseline-ns/op")
 	b.ReportMetric(bSet, "set-ns/op")
 	b.ReportMetric(bSet/bBase, "x-baseline")
+}
+
+// BenchmarkProxyFlow is one connection through one local WSK proxy, end to
+// end: the application's connect (classified, redirected), WskAccept, both
+// QUERY IOCTLs (size probe, then the copy), WskSocket, SIO_SET, WskBind,
+// WskConnect (classified: REDIRECTED_BY_SELF), 64 bytes each way relayed
+// with WskReceive/WskSend, and every socket closed. Completions inline,
+// transfers whole.
+func BenchmarkProxyFlow(b *testing.B) {
+	l := newLab(b, sim.Config{Seed: 1}, false)
+	l.w.SetPolicy(wsk.PolicySync, "inline")
+	l.w.Pin(wsk.ChoiceSendPartial, 0)
+	l.w.Pin(wsk.ChoiceReceivePartial, 0)
+	app, _ := l.p.AddProcess(600, "app.exe", false)
+	server, _ := l.p.PeerListen(l.p.System(), labServer)
+	v := l.addVendor("vendorA", 10, labDest, netip.MustParseAddrPort("127.0.0.1:9000"), 500, otherLeave)
+	px := l.addProxy(500, netip.MustParseAddrPort("127.0.0.1:9000"))
+	req := make([]byte, 64)
+	resp := make([]byte, 64)
+	flow := func() {
+		conn, st, err := l.p.PeerConnect(app, netip.AddrPort{}, labDest)
+		if err != nil || st != nt.STATUS_SUCCESS {
+			b.Fatalf("app connect: %v %v", st, err)
+		}
+		pr := px.serve()
+		srv := server.Accept()
+		if pr.connected != nt.STATUS_SUCCESS || srv == nil {
+			b.Fatalf("proxy connect: %v", pr.connected)
+		}
+		conn.Send(req)
+		l.relayAll(pr.in, pr.out, len(req))
+		if srv.Pending() != len(req) {
+			b.Fatal("server got", srv.Pending())
+		}
+		srv.Receive(0)
+		srv.Send(resp)
+		l.relayAll(pr.out, pr.in, len(resp))
+		if conn.Pending() != len(resp) {
+			b.Fatal("app got", conn.Pending())
+		}
+		conn.Receive(0)
+		conn.Close()
+		srv.Close()
+		l.close(pr.in)
+		l.close(pr.out)
+		px.pairs = px.pairs[:0]
+	}
+	flow()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(req) + len(resp)))
+	for b.Loop() {
+		flow()
+	}
+	b.StopTimer()
+	px.closeAll()
+	v.destroy()
+	if vs := l.finish(); vs != "" {
+		b.Fatalf("violations:\n%s", vs)
+	}
 }

@@ -200,7 +200,7 @@ func (p *Provider) WskControlSocket(s *Socket, requestType nt.ControlSocketType,
 		}
 	}
 	p.pendOp = nil
-	st = p.finish(i, k, ChoiceControlComplete, s, s.cl, st, n, &o, true)
+	st = p.finish(i, k, ChoiceControlComplete, s, s.cl, st, n, &o)
 	if p.pendOp != nil && undo {
 		p.pendOp.undoRecs, p.pendOp.recGen = true, s.recGen
 	}
@@ -328,7 +328,7 @@ func accElevation() int {
 // blob that passed: CheckRecords is a pure function of the blob, the owner's
 // PID and the P-ACC option for a given engine (its MAC key is fixed at
 // creation), so an identical blob set again by the same owner under the same
-// option needs no second HMAC. Any other blob is checked in full.
+// option needs no second MAC. Any other blob is checked in full.
 func (p *Provider) checkRecords(blob []byte, pid uint32, acc int) nt.Status {
 	m := &p.memo
 	if m.valid && m.pid == pid && m.acc == acc && bytes.Equal(m.blob, blob) {

@@ -72,6 +72,17 @@
 // redirected_connect); wfp.Engine.AddRedirectPolicy makes the engine do it
 // for every matching connect.
 //
+// The whole flow, with callouts written in Go, is in proxy_test.go and the
+// Example_proxy* examples: a proxy that forgets the SET or sets the records
+// after connecting makes the engine report WFP-PROXY-LOOP, naming the flow
+// and its hops, and WFP-FLOW-UNFINISHED at world close.
+//
+// A callout that pends the classify (FwpsPendClassify0) pends the
+// WskConnect IRP until FwpsCompleteClassify0. Every pending WSK IRP has a
+// cancel routine: IoCancelIrp returns TRUE, and policy P-CANCEL says whether
+// the cancel wins (STATUS_CANCELLED, the call's effect taken back) or the
+// call completes normally.
+//
 // Finally WskCloseSocket (pending IRPs of the socket are completed first,
 // P-CLOSE), WskReleaseProviderNPI and WskDeregister, which waits in virtual
 // time for every NPI, socket and IRP; a wait that could never end is reported

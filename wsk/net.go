@@ -383,7 +383,7 @@ func (p *Provider) kickSocket(s *Socket) {
 	}
 	has := false
 	for _, o := range s.ops {
-		if o.kind != opTimed {
+		if o.waitsForNetwork() {
 			has = true
 			break
 		}
@@ -403,33 +403,54 @@ type origin struct {
 	classify bool
 }
 
-// connect runs a TCP connect through WFP and the network. On success it
-// returns the connecting end (already wired to the listener's side).
+// connect runs a TCP connect through WFP and the network, synchronously (a
+// classify a callout leaves pended counts as blocked: see
+// wfp.Engine.ClassifyConnect). On success it returns the connecting end
+// (already wired to the listener's side).
 func (p *Provider) connect(org origin, remote netip.AddrPort) (*end, nt.Status) {
-	n := &p.net
+	src, st := p.dialSource(org, remote)
+	if st != nt.STATUS_SUCCESS {
+		return nil, st
+	}
+	var res wfp.ConnectResult
+	if org.classify {
+		req := p.dialRequest(org, src, remote)
+		p.e.ClassifyConnect(&req, &res)
+	}
+	return p.dialFinish(org, src, remote, &res)
+}
+
+// dialSource picks the source address of a connect.
+func (p *Provider) dialSource(org origin, remote netip.AddrPort) (netip.Addr, nt.Status) {
 	src := org.local.Addr()
 	if src.IsUnspecified() || !src.IsValid() {
-		a, ok := n.source(remote.Addr())
+		a, ok := p.net.source(remote.Addr())
 		if !ok {
-			return nil, nt.STATUS_NETWORK_UNREACHABLE
+			return netip.Addr{}, nt.STATUS_NETWORK_UNREACHABLE
 		}
 		src = a
 	}
+	return src, nt.STATUS_SUCCESS
+}
+
+func (p *Provider) dialRequest(org origin, src netip.Addr, remote netip.AddrPort) wfp.ConnectRequest {
+	return wfp.ConnectRequest{Socket: org.name, ProcessID: org.pid, Local: netip.AddrPortFrom(src, org.local.Port()), Remote: remote, Records: org.records}
+}
+
+// dialFinish applies WFP's verdict res (the zero result when the connect
+// was not classified) and makes the connection.
+func (p *Provider) dialFinish(org origin, src netip.Addr, remote netip.AddrPort, res *wfp.ConnectResult) (*end, nt.Status) {
+	n := &p.net
 	dst := remote
-	var res wfp.ConnectResult
-	if org.classify {
-		req := wfp.ConnectRequest{Socket: org.name, ProcessID: org.pid, Local: netip.AddrPortFrom(src, org.local.Port()), Remote: remote, Records: org.records}
-		p.e.ClassifyConnect(&req, &res)
-		if res.Blocked {
-			p.endFlow(res.Flow)
-			return nil, nt.STATUS_ACCESS_DENIED
-		}
-		if res.Redirected && res.Remote.IsValid() {
-			dst = res.Remote
-			if dst.Addr().IsLoopback() != src.IsLoopback() && org.local.Addr().IsUnspecified() {
-				if a, ok := n.source(dst.Addr()); ok {
-					src = a
-				}
+	if res.Blocked {
+		p.endFlow(res.Flow)
+		return nil, nt.STATUS_ACCESS_DENIED
+	}
+	if res.Redirected && res.Remote.IsValid() {
+		dst = res.Remote
+		if dst.Addr().IsLoopback() != src.IsLoopback() && org.local.Addr().IsUnspecified() {
+			if a, ok := n.source(dst.Addr()); ok {
+				src = a
 			}
 		}
 	}
@@ -455,6 +476,48 @@ func (p *Provider) connect(org origin, remote netip.AddrPort) (*end, nt.Status) 
 	c.ends[1] = end{c: c, side: 1, local: dst, remote: local}
 	p.arrive(l, &c.ends[1])
 	return &c.ends[0], nt.STATUS_SUCCESS
+}
+
+// dialing is a socket's connect whose classification a callout pended
+// (FwpsPendClassify0): its IRP pends until FwpsCompleteClassify0.
+type dialing struct {
+	p       *Provider
+	s       *Socket
+	org     origin
+	src     netip.Addr
+	remote  netip.AddrPort
+	started bool // ClassifyConnectAsync returned
+	res     *wfp.ConnectResult
+	op      *op                      // the pending IRP; nil once it completed (cancelled, socket closed)
+	done    func(*wfp.ConnectResult) // d.classified, made once
+}
+
+// classified is the wfp done callback.
+func (d *dialing) classified(res *wfp.ConnectResult) {
+	if !d.started {
+		d.res = res // decided inline
+		return
+	}
+	p, o := d.p, d.op
+	d.s.flags &^= sfDialing
+	if o == nil {
+		// The IRP is gone (IoCancelIrp, WskCloseSocket): no connection.
+		if !res.Blocked {
+			p.endFlow(res.Flow)
+		}
+		return
+	}
+	d.op, o.dial = nil, nil
+	e, st := p.dialFinish(d.org, d.src, d.remote, res)
+	if st == nt.STATUS_SUCCESS {
+		e.sock = d.s
+		d.s.end = e
+	}
+	// Complete like any pended call, after the manager's PendingDelay
+	// (not inside the callout's FwpsCompleteClassify0).
+	o.kind, o.st, o.info = opTimed, st, 0
+	o.scheduled = true
+	p.w.Schedule(p.m.PendingDelay, o)
 }
 
 func (p *Provider) endFlow(id wfp.FlowID) {

@@ -72,6 +72,8 @@ type Provider struct {
 	// pendOp is the op finish created for the call in progress (nil when
 	// it completed inline).
 	pendOp *op
+	// dial is reused by connects whose classification finishes inline.
+	dial *dialing
 	// memo remembers the last blob CheckRecords accepted (see checkRecords).
 	memo struct {
 		blob  []byte
@@ -513,7 +515,11 @@ const (
 	opTimed   opKind = iota // completes at a scheduled time with a status decided at call time
 	opAccept                // waits for a connection
 	opReceive               // waits for data
+	opDial                  // waits for a classify a callout pended (WskConnect, WskSocketConnect)
 )
+
+// waitsForNetwork reports whether serve satisfies o.
+func (o *op) waitsForNetwork() bool { return o.kind == opAccept || o.kind == opReceive }
 
 // op is a pending IRP the provider holds.
 type op struct {
@@ -530,6 +536,7 @@ type op struct {
 	ctx, disp  any // WskAccept's AcceptSocketContext / AcceptSocketDispatch
 	undoRecs   bool
 	recGen     uint32
+	dial       *dialing // opDial
 	done       bool
 	scheduled  bool
 	cancelable bool
@@ -559,17 +566,80 @@ func (o *op) cancel(i *irp.IRP) {
 		case "choice":
 			win = p.w.Choose(ChoiceCancel, 2) == 0
 		}
-		if !win {
-			return
-		}
-		// A cancelled SET that wins the race takes its records back, unless a
-		// later SET has replaced them meanwhile.
-		if o.undoRecs && o.s != nil && o.s.recGen == o.recGen {
-			o.s.records = o.s.records[:0]
-			o.s.flags &^= sfRecords
+		if !win || !p.takeBack(o) {
+			return // the call completes normally at its time
 		}
 	}
 	p.completeOp(o, nt.STATUS_CANCELLED, 0)
+}
+
+// takeBack undoes the effect of a pending call whose cancel won the race,
+// and reports false when the call can no longer be taken back (it then
+// completes normally, which IoCancelIrp allows):
+//
+//   - SET: the records go (unless a later SET replaced them);
+//   - WskBind: the address is released, while nothing else (a connect, a
+//     pending accept, a queued connection) depends on it;
+//   - WskConnect: the connection is reset, while no other call waits on it;
+//   - WskSend: bytes already went out, so the connection is reset (what TCP
+//     does with a cancelled send);
+//   - WskSocket, WskSocketConnect, WskAccept: the new socket is closed (a
+//     non-success completion destroys it); address and option queries have
+//     nothing to undo;
+//   - WskListen, WskReceive (the data is in the buffer already),
+//     WskDisconnect (FIN sent) and WskCloseSocket cannot be taken back.
+func (p *Provider) takeBack(o *op) bool {
+	s := o.s
+	switch o.k {
+	case ckCtlSet:
+		if o.undoRecs && s != nil && s.recGen == o.recGen {
+			s.records = s.records[:0]
+			s.flags &^= sfRecords
+		}
+		return true
+	case ckBind:
+		if o.st != nt.STATUS_SUCCESS {
+			return true
+		}
+		if s == nil || s.flags&(sfBound|sfClosed|sfConnectIssued) != sfBound || len(s.ops) > 1 || (s.lst != nil && len(s.lst.backlog) > 0) {
+			return false
+		}
+		if l := s.lst; l != nil {
+			if p.net.listeners[l.addr] == l {
+				delete(p.net.listeners, l.addr)
+			}
+			s.lst = nil
+			s.flags &^= sfListening
+		}
+		p.net.unbind(s.flags&sfUDP != 0, s.local.Port(), s)
+		s.flags &^= sfBound
+		s.local = netip.AddrPort{}
+		return true
+	case ckConnect:
+		if o.st != nt.STATUS_SUCCESS {
+			return true
+		}
+		if s == nil || s.end == nil || len(s.ops) > 1 {
+			return false
+		}
+		e := s.end
+		p.abort(e)
+		e.sock = nil
+		p.release(e)
+		s.end = nil
+		return true
+	case ckSend:
+		if o.st == nt.STATUS_SUCCESS && o.info > 0 && s != nil && s.end != nil && !s.end.rst {
+			e := s.end
+			p.abort(e)
+			e.rst = true
+			p.kick(e)
+		}
+		return true
+	case ckSocket, ckSocketConnect, ckAccept, ckGetLocal, ckGetRemote, ckCtlQueryRec, ckCtlQueryCtx, ckCtlOption, ckCtlIoctl:
+		return true
+	}
+	return false
 }
 
 func (p *Provider) newOp(kind opKind, i *irp.IRP, s *Socket, cl *Client, k callKey) *op {
@@ -613,6 +683,12 @@ func removeOp(list []*op, o *op) []*op {
 // completeOp finishes pending op o with st.
 func (p *Provider) completeOp(o *op, st nt.Status, info uint64) {
 	o.done = true
+	if d := o.dial; d != nil {
+		d.op, o.dial = nil, nil // the classify, when it completes, finds no IRP
+		if d.s != nil {
+			d.s.flags &^= sfDialing
+		}
+	}
 	if o.s != nil {
 		o.s.ops = removeOp(o.s.ops, o)
 	} else {
@@ -702,8 +778,10 @@ func (p *Provider) inline(label string) bool {
 
 // finish completes i for the call in progress with st: inline (returning st)
 // or pending (returning STATUS_PENDING; the completion runs after the
-// manager's PendingDelay). cancelable ops get a cancel routine (P-CANCEL).
-func (p *Provider) finish(i *irp.IRP, k callKey, label string, s *Socket, cl *Client, st nt.Status, info uint64, o *outs, cancelable bool) nt.Status {
+// manager's PendingDelay). A pending IRP always has a cancel routine, so
+// IoCancelIrp returns TRUE for it (what the cancel does: P-CANCEL and
+// takeBack).
+func (p *Provider) finish(i *irp.IRP, k callKey, label string, s *Socket, cl *Client, st nt.Status, info uint64, o *outs) nt.Status {
 	p.check(k, st)
 	if p.inline(label) {
 		p.deliver(i, cl, k, st, info, o)
@@ -715,10 +793,8 @@ func (p *Provider) finish(i *irp.IRP, k callKey, label string, s *Socket, cl *Cl
 		op.o = *o
 	}
 	p.m.MarkPending(i)
-	if cancelable {
-		op.cancelable = true
-		p.m.SetCancelRoutine(i, op.cancelFn)
-	}
+	op.cancelable = true
+	p.m.SetCancelRoutine(i, op.cancelFn)
 	op.scheduled = true
 	p.pendOp = op
 	p.w.Schedule(p.m.PendingDelay, op)

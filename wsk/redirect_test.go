@@ -163,7 +163,7 @@ func TestProxyWithoutSetLoops(t *testing.T) {
 	for _, s := range []*wsk.Socket{in, out, again, pe.ls} {
 		e.close(s)
 	}
-	e.teardown("WFP-PROXY-LOOP")
+	e.teardown("WFP-PROXY-LOOP", "WFP-FLOW-UNFINISHED")
 }
 
 func TestRedirectedConnectHelper(t *testing.T) {

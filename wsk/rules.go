@@ -178,8 +178,8 @@ func init() {
 		"both are legal (the return is STATUS_PENDING or the final status); by default each function family's choice point decides, from the seed", docCtrl+"; "+docIRPs)
 	pol(PolicyClose, "Status of pending IRPs that WskCloseSocket cancels.", []string{"STATUS_CANCELLED", "STATUS_FILE_FORCED_CLOSED", "STATUS_CONNECTION_ABORTED"}, 0,
 		"STATUS_CANCELLED (user mode reports WSA_OPERATION_ABORTED, its Win32 image); close itself always succeeds (echo sample)", docCloseS+"; "+docClosing)
-	pol(PolicyCancel, "IoCancelIrp on a pending WskControlSocket IRP.", []string{"choice", "cancel", "ignore"}, 0,
-		"cancelling does not guarantee STATUS_CANCELLED; by default choice point wsk.cancel decides between completing with STATUS_CANCELLED now and completing normally later. Pending accepts and receives are always cancelled", docCancelIrp)
+	pol(PolicyCancel, "IoCancelIrp on a pending WSK IRP.", []string{"choice", "cancel", "ignore"}, 0,
+		"every pending WSK IRP has a cancel routine (IoCancelIrp returns TRUE), but cancelling does not guarantee STATUS_CANCELLED; by default choice point wsk.cancel decides between completing with STATUS_CANCELLED now (the call's effect taken back: SET records, a bind, a connection; a cancelled send resets the connection) and completing normally later. Calls that cannot be taken back (WskListen, WskReceive with data, WskDisconnect, WskCloseSocket) complete normally. Pending accepts, receives and connects waiting for a pended classify are always cancelled", docCancelIrp)
 	pol(PolicyAfterClose, "A call on a socket after WskCloseSocket.", []string{"refuse", "complete"}, 0,
 		"a WSK-AFTER-CLOSE violation; refuse returns STATUS_INVALID_HANDLE without touching the IRP, complete also takes the IRP and completes it with STATUS_INVALID_HANDLE", docCloseS)
 	pol(PolicyForced, "A socket that becomes no longer functional (STATUS_FILE_FORCED_CLOSED).", []string{"off", "inject"}, 0,
@@ -209,7 +209,7 @@ func init() {
 	ch(ChoiceSendPartialBytes, "how many bytes a partial WskSend transfers: option k means k+1 bytes (clamped below the length)", "1", "2", "3", "4")
 	ch(ChoiceReceivePartial, "whether a WskReceive returns fewer bytes than are available and fit", "full", "partial")
 	ch(ChoiceRecvPartialBytes, "how many bytes a partial WskReceive returns: option k means k+1 bytes (clamped below what fits)", "1", "2", "3", "4")
-	ch(ChoiceCancel, "whether IoCancelIrp on a pending WskControlSocket IRP wins (STATUS_CANCELLED now) or loses to the normal completion (policy P-CANCEL=choice)", "cancel", "ignore")
+	ch(ChoiceCancel, "whether IoCancelIrp on a pending WSK IRP wins (STATUS_CANCELLED now) or loses to the normal completion (policy P-CANCEL=choice)", "cancel", "ignore")
 	sim.RegisterFaultSite(sim.FaultSite{Name: FaultForcedClose, Doc: "the socket a call is made on becomes no longer functional (STATUS_FILE_FORCED_CLOSED); consulted only under P-FORCED=inject"})
 }
 

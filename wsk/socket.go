@@ -101,6 +101,7 @@ const (
 	sfAccepted
 	sfShareSD
 	sfUDP
+	sfDialing // a WskConnect / WskSocketConnect waits for a pended classify
 )
 
 // Socket is WSK_SOCKET: a socket of one of the five categories. It is kept
@@ -470,13 +471,13 @@ func (p *Provider) WskSocket(client *Client, addressFamily uint16, socketType ui
 	}
 	cat, owner, st := p.validateSocketArgs(addressFamily, socketType, protocol, flags, socketContext, dispatch, owningProcess)
 	if st != nt.STATUS_SUCCESS {
-		return p.ret(f, ckSocket, p.finish(i, ckSocket, ChoiceSocketComplete, nil, client, st, 0, nil, false))
+		return p.ret(f, ckSocket, p.finish(i, ckSocket, ChoiceSocketComplete, nil, client, st, 0, nil))
 	}
 	s := p.newSocket(client, addressFamily, cat, owner, socketContext, dispatch)
 	if securityDescriptor != nil {
 		s.flags |= sfShareSD
 	}
-	return p.ret(f, ckSocket, p.finish(i, ckSocket, ChoiceSocketComplete, nil, client, nt.STATUS_SUCCESS, 0, &outs{sock: s}, false))
+	return p.ret(f, ckSocket, p.finish(i, ckSocket, ChoiceSocketComplete, nil, client, nt.STATUS_SUCCESS, 0, &outs{sock: s}))
 }
 
 func clientName(c *Client) string {
@@ -516,7 +517,7 @@ func (p *Provider) WskSocketConnect(client *Client, socketType uint16, protocol 
 		return p.ret(f, ckSocketConnect, p.badIRP())
 	}
 	fail := func(st nt.Status) nt.Status {
-		return p.ret(f, ckSocketConnect, p.finish(i, ckSocketConnect, ChoiceSocketComplete, nil, client, st, 0, nil, false))
+		return p.ret(f, ckSocketConnect, p.finish(i, ckSocketConnect, ChoiceSocketComplete, nil, client, st, 0, nil))
 	}
 	if !localAddress.IsValid() || !remoteAddress.IsValid() {
 		p.w.Violate(RuleNullArgument, "WskSocketConnect with a NULL LocalAddress or RemoteAddress")
@@ -535,13 +536,17 @@ func (p *Provider) WskSocketConnect(client *Client, socketType uint16, protocol 
 		s.flags |= sfShareSD
 	}
 	if st = p.bindSocket(s, localAddress); st == nt.STATUS_SUCCESS {
-		st = p.connectSocket(s, remoteAddress)
+		var d *dialing
+		if st, d = p.connectSocket(s, remoteAddress); d != nil {
+			p.pendDial(d, i, ckSocketConnect, nil, client, s)
+			return p.ret(f, ckSocketConnect, nt.STATUS_PENDING)
+		}
 	}
 	if st != nt.STATUS_SUCCESS {
 		p.destroy(s)
 		return fail(st)
 	}
-	return p.ret(f, ckSocketConnect, p.finish(i, ckSocketConnect, ChoiceSocketComplete, nil, client, nt.STATUS_SUCCESS, 0, &outs{sock: s}, false))
+	return p.ret(f, ckSocketConnect, p.finish(i, ckSocketConnect, ChoiceSocketComplete, nil, client, nt.STATUS_SUCCESS, 0, &outs{sock: s}))
 }
 
 // ---- bind, listen, connect ----
@@ -610,7 +615,7 @@ func (p *Provider) WskBind(s *Socket, localAddress netip.AddrPort, flags uint32,
 		}
 		st = p.bindSocket(s, localAddress)
 	}
-	return p.leave(f, ckBind, s, p.finish(i, ckBind, ChoiceBindComplete, s, s.cl, st, 0, nil, false))
+	return p.leave(f, ckBind, s, p.finish(i, ckBind, ChoiceBindComplete, s, s.cl, st, 0, nil))
 }
 
 // WskListen models WskListen (IRQL <= DISPATCH_LEVEL) on a stream socket:
@@ -643,28 +648,71 @@ func (p *Provider) WskListen(s *Socket, i *irp.IRP) nt.Status {
 			st = nt.STATUS_SUCCESS
 		}
 	}
-	return p.leave(f, ckListen, s, p.finish(i, ckListen, ChoiceListenComplete, s, s.cl, st, 0, nil, false))
+	return p.leave(f, ckListen, s, p.finish(i, ckListen, ChoiceListenComplete, s, s.cl, st, 0, nil))
 }
 
-func (p *Provider) connectSocket(s *Socket, remote netip.AddrPort) nt.Status {
+// connectSocket connects s to remote. When a callout pends the
+// classification it returns STATUS_PENDING and the dialing the caller hangs
+// the IRP on.
+func (p *Provider) connectSocket(s *Socket, remote netip.AddrPort) (nt.Status, *dialing) {
 	if s.end != nil {
-		return nt.STATUS_CONNECTION_ACTIVE
+		return nt.STATUS_CONNECTION_ACTIVE, nil
+	}
+	if s.flags&sfDialing != 0 {
+		return nt.STATUS_INVALID_DEVICE_STATE, nil // a connect is in progress
 	}
 	if !remote.IsValid() || remote.Port() == 0 || remote.Addr().IsUnspecified() || remote.Addr().Is4() != (s.family == nt.AF_INET) {
-		return nt.STATUS_INVALID_PARAMETER
+		return nt.STATUS_INVALID_PARAMETER, nil
 	}
 	s.flags |= sfConnectIssued
 	var recs []byte
 	if s.flags&sfRecords != 0 {
 		recs = s.records
 	}
-	e, st := p.connect(origin{name: s.Name(), pid: s.owner.PID, local: s.local, records: recs, classify: true}, remote)
+	org := origin{name: s.Name(), pid: s.owner.PID, local: s.local, records: recs, classify: true}
+	src, st := p.dialSource(org, remote)
 	if st != nt.STATUS_SUCCESS {
-		return st
+		return st, nil
+	}
+	// The dialing (and its callback) is reused while connects classify
+	// inline; one that pends keeps it and the next connect makes another.
+	d := p.dial
+	if d == nil {
+		d = &dialing{p: p}
+		d.done = d.classified
+		p.dial = d
+	}
+	*d = dialing{p: p, done: d.done, s: s, org: org, src: src, remote: remote}
+	req := p.dialRequest(org, src, remote)
+	d.org.records = nil // classification copied what it needs
+	if !p.e.ClassifyConnectAsync(&req, d.done) {
+		d.started = true
+		s.flags |= sfDialing
+		p.dial = nil
+		return nt.STATUS_PENDING, d
+	}
+	res := d.res
+	d.s, d.res = nil, nil
+	e, st := p.dialFinish(org, src, remote, res)
+	if st != nt.STATUS_SUCCESS {
+		return st, nil
 	}
 	e.sock = s
 	s.end = e
-	return nt.STATUS_SUCCESS
+	return nt.STATUS_SUCCESS, nil
+}
+
+// pendDial hangs IRP i on a connect waiting for a pended classify. s is the
+// socket the op belongs to (nil for WskSocketConnect, whose socket the
+// client does not have yet; sock is then handed over at completion).
+func (p *Provider) pendDial(d *dialing, i *irp.IRP, k callKey, s *Socket, cl *Client, sock *Socket) {
+	o := p.newOp(opDial, i, s, cl, k)
+	o.o.sock = sock
+	o.dial = d
+	d.op = o
+	p.m.MarkPending(i)
+	o.cancelable = true
+	p.m.SetCancelRoutine(i, o.cancelFn)
 }
 
 // WskConnect models WskConnect (IRQL <= DISPATCH_LEVEL) on a bound
@@ -672,7 +720,10 @@ func (p *Provider) connectSocket(s *Socket, remote netip.AddrPort) nt.Status {
 // records SET on the socket, if any); a redirected connect reaches the
 // listener WFP chose while the socket still reports remoteAddress as its
 // peer. STATUS_CONNECTION_REFUSED when nothing listens, STATUS_HOST_UNREACHABLE
-// for an unknown remote host, STATUS_ACCESS_DENIED when WFP blocks.
+// for an unknown remote host, STATUS_ACCESS_DENIED when WFP blocks. When a
+// callout pends the classify (FwpsPendClassify0) the IRP pends until
+// FwpsCompleteClassify0 decides (a second WskConnect meanwhile is
+// STATUS_INVALID_DEVICE_STATE); IoCancelIrp cancels it at once.
 func (p *Provider) WskConnect(s *Socket, remoteAddress netip.AddrPort, flags uint32, i *irp.IRP) nt.Status {
 	f := p.w.Begin("WskConnect")
 	if p.w.Tracing() {
@@ -701,10 +752,14 @@ func (p *Provider) WskConnect(s *Socket, remoteAddress netip.AddrPort, flags uin
 		case s.lst != nil:
 			st = nt.STATUS_INVALID_DEVICE_STATE
 		default:
-			st = p.connectSocket(s, remoteAddress)
+			var d *dialing
+			if st, d = p.connectSocket(s, remoteAddress); d != nil {
+				p.pendDial(d, i, ckConnect, s, s.cl, nil)
+				return p.leave(f, ckConnect, s, nt.STATUS_PENDING)
+			}
 		}
 	}
-	return p.leave(f, ckConnect, s, p.finish(i, ckConnect, ChoiceConnectComplete, s, s.cl, st, 0, nil, false))
+	return p.leave(f, ckConnect, s, p.finish(i, ckConnect, ChoiceConnectComplete, s, s.cl, st, 0, nil))
 }
 
 // ---- accept ----
@@ -757,14 +812,14 @@ func (p *Provider) WskAccept(listenSocket *Socket, flags uint32, acceptSocketCon
 			s.lst.backlog = s.lst.backlog[1:]
 			ns := p.acceptSocket(s, e, acceptSocketContext, acceptSocketDispatch)
 			o := outs{sock: ns, la: localAddress, laV: e.local, ra: remoteAddress, raV: e.remote}
-			return p.leave(f, ckAccept, s, p.finish(i, ckAccept, ChoiceAcceptComplete, s, s.cl, nt.STATUS_SUCCESS, 0, &o, false))
+			return p.leave(f, ckAccept, s, p.finish(i, ckAccept, ChoiceAcceptComplete, s, s.cl, nt.STATUS_SUCCESS, 0, &o))
 		default:
 			op := p.wait(opAccept, i, ckAccept, s, &outs{la: localAddress, ra: remoteAddress})
 			op.ctx, op.disp = acceptSocketContext, acceptSocketDispatch
 			return p.leave(f, ckAccept, s, nt.STATUS_PENDING)
 		}
 	}
-	return p.leave(f, ckAccept, s, p.finish(i, ckAccept, ChoiceAcceptComplete, s, s.cl, st, 0, nil, false))
+	return p.leave(f, ckAccept, s, p.finish(i, ckAccept, ChoiceAcceptComplete, s, s.cl, st, 0, nil))
 }
 
 // serve satisfies waiting accepts and receives of s from what arrived.
@@ -772,7 +827,7 @@ func (p *Provider) serve(s *Socket) {
 	for s.flags&sfClosed == 0 {
 		var w *op
 		for _, o := range s.ops {
-			if o.kind != opTimed {
+			if o.waitsForNetwork() {
 				w = o
 				break
 			}
@@ -886,7 +941,7 @@ func (p *Provider) WskSend(s *Socket, buffer *Buf, flags uint32, i *irp.IRP) nt.
 			st = nt.STATUS_SUCCESS
 		}
 	}
-	return p.leave(f, ckSend, s, p.finish(i, ckSend, ChoiceSendComplete, s, s.cl, st, n, nil, false))
+	return p.leave(f, ckSend, s, p.finish(i, ckSend, ChoiceSendComplete, s, s.cl, st, n, nil))
 }
 
 // WskReceive models WskReceive (IRQL <= DISPATCH_LEVEL). With data waiting
@@ -937,7 +992,7 @@ func (p *Provider) WskReceive(s *Socket, buffer *Buf, flags uint32, i *irp.IRP) 
 			return p.leave(f, ckReceive, s, nt.STATUS_PENDING)
 		}
 	}
-	return p.leave(f, ckReceive, s, p.finish(i, ckReceive, ChoiceReceiveComplete, s, s.cl, st, n, nil, false))
+	return p.leave(f, ckReceive, s, p.finish(i, ckReceive, ChoiceReceiveComplete, s, s.cl, st, n, nil))
 }
 
 // WskDisconnect models WskDisconnect (IRQL <= DISPATCH_LEVEL): graceful
@@ -979,7 +1034,7 @@ func (p *Provider) WskDisconnect(s *Socket, buffer *Buf, flags uint32, i *irp.IR
 			st = nt.STATUS_SUCCESS
 		}
 	}
-	return p.leave(f, ckDisconnect, s, p.finish(i, ckDisconnect, ChoiceDisconnectComplete, s, s.cl, st, 0, nil, false))
+	return p.leave(f, ckDisconnect, s, p.finish(i, ckDisconnect, ChoiceDisconnectComplete, s, s.cl, st, 0, nil))
 }
 
 // WskCloseSocket models WskCloseSocket (IRQL <= DISPATCH_LEVEL). Every IRP
@@ -1010,7 +1065,7 @@ func (p *Provider) WskCloseSocket(s *Socket, i *irp.IRP) nt.Status {
 		p.destroy(s)
 		st = nt.STATUS_SUCCESS
 	}
-	return p.leave(f, ckClose, s, p.finish(i, ckClose, ChoiceCloseComplete, nil, cl, st, 0, nil, false))
+	return p.leave(f, ckClose, s, p.finish(i, ckClose, ChoiceCloseComplete, nil, cl, st, 0, nil))
 }
 
 // WskGetLocalAddress models WskGetLocalAddress (IRQL <= DISPATCH_LEVEL);
@@ -1061,5 +1116,5 @@ func (p *Provider) getAddress(s *Socket, out *netip.AddrPort, i *irp.IRP, local 
 			st = nt.STATUS_SUCCESS
 		}
 	}
-	return p.leave(f, k, s, p.finish(i, k, ChoiceAddressComplete, s, s.cl, st, 0, &o, false))
+	return p.leave(f, k, s, p.finish(i, k, ChoiceAddressComplete, s, s.cl, st, 0, &o))
 }

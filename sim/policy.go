@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unsafe"
 )
 
 // Policy is a point the documentation leaves open, answered by a named, switchable
@@ -18,7 +19,11 @@ type Policy struct {
 	Source   string   // the document(s) the point comes from
 }
 
-var policies = map[string]Policy{}
+var (
+	policies   = map[string]Policy{}
+	policyIdx  = map[string]int32{} // ID -> index in policyList
+	policyList []*Policy            // in registration order
+)
 
 // RegisterPolicy adds a policy; packages call it from init. Duplicates and
 // malformed policies panic at init time.
@@ -30,6 +35,9 @@ func RegisterPolicy(p Policy) {
 		panic("sim: internal: duplicate policy " + p.ID)
 	}
 	policies[p.ID] = p
+	policyIdx[p.ID] = int32(len(policyList))
+	pp := p
+	policyList = append(policyList, &pp)
 }
 
 // Policies returns every registered policy sorted by ID.
@@ -48,15 +56,14 @@ func LookupPolicy(id string) (Policy, bool) {
 	return p, ok
 }
 
-// Policy returns the index of the option in force for policy id.
+// Policy returns the index of the option in force for policy id. It is on the
+// model's hot path (a SET reads several policies), so the ID's index comes from
+// a small cache keyed by the string's address and verified by content.
 func (w *World) Policy(id string) int {
-	v, ok := w.policy[id]
-	if !ok {
-		p, ok := policies[id]
-		if !ok {
-			panic("sim: internal: unregistered policy " + id)
-		}
-		v = p.Default
+	k := w.policyIndex(id)
+	v := policyList[k].Default
+	if int(k) < len(w.polVals) && w.polVals[k] >= 0 {
+		v = int(w.polVals[k])
 	}
 	if w.cfg.PolicyObserver != nil {
 		w.cfg.PolicyObserver(id, v)
@@ -65,7 +72,30 @@ func (w *World) Policy(id string) int {
 }
 
 // PolicyName returns the name of the option in force for policy id.
-func (w *World) PolicyName(id string) string { return policies[id].Options[w.Policy(id)] }
+func (w *World) PolicyName(id string) string {
+	return policyList[w.policyIndex(id)].Options[w.Policy(id)]
+}
+
+type policyCacheEntry struct {
+	p *byte // unsafe.StringData of an ID seen before
+	k int32 // its index in policyList
+}
+
+func (w *World) policyIndex(id string) int32 {
+	p := unsafe.StringData(id)
+	e := &w.polCache[(uintptr(unsafe.Pointer(p))>>4)%uintptr(len(w.polCache))]
+	if e.p == p && p != nil {
+		if k := e.k; policyList[k].ID == id { // same address: compares no bytes when unchanged
+			return k
+		}
+	}
+	k, ok := policyIdx[id]
+	if !ok {
+		panic("sim: internal: unregistered policy " + id)
+	}
+	e.p, e.k = p, k
+	return k
+}
 
 // SetPolicy selects option opt (by name) for policy id.
 func (w *World) SetPolicy(id, opt string) error {
@@ -75,7 +105,11 @@ func (w *World) SetPolicy(id, opt string) error {
 	}
 	for i, o := range p.Options {
 		if o == opt {
-			w.policy[id] = i
+			k := int(policyIdx[id])
+			for len(w.polVals) <= k {
+				w.polVals = append(w.polVals, -1)
+			}
+			w.polVals[k] = int16(i)
 			return nil
 		}
 	}

@@ -116,31 +116,32 @@ type Frame struct {
 // World is the deterministic world. It is not safe for concurrent use: the
 // model is single-threaded by design, like etcd raft's RawNode.
 type World struct {
-	cfg     Config
-	chooser Chooser
-	pins    map[string]int
-	now     Time
-	queue   taskHeap
-	qseq    uint64
-	seq     uint64
-	irql    nt.IRQL
-	inComp  int
-	frames  []Frame
-	faults  map[string]*faultSite
-	actions map[string]Action
-	viols   []Violation
-	halted  *BugCheck
-	closers []func()
-	closed  bool
-	tr      *tracer
-	names   map[string]int
-	policy  map[string]int
+	cfg      Config
+	chooser  Chooser
+	pins     map[string]int
+	now      Time
+	queue    taskHeap
+	qseq     uint64
+	seq      uint64
+	irql     nt.IRQL
+	inComp   int
+	frames   []Frame
+	faults   map[string]*faultSite
+	actions  map[string]Action
+	viols    []Violation
+	halted   *BugCheck
+	closers  []func()
+	closed   bool
+	tr       *tracer
+	names    map[string]int
+	polVals  []int16 // option set by SetPolicy per policy index; -1: the default
+	polCache [32]policyCacheEntry
 }
 
 // NewWorld returns a world at virtual time zero.
 func NewWorld(cfg Config) *World {
 	w := &World{cfg: cfg, pins: map[string]int{}, faults: map[string]*faultSite{},
-		actions: map[string]Action{}, names: map[string]int{}, policy: map[string]int{}}
+		actions: map[string]Action{}, names: map[string]int{}}
 	if cfg.MaxEvents <= 0 {
 		w.cfg.MaxEvents = 1_000_000
 	}

@@ -1,7 +1,6 @@
 package wsk
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -324,22 +323,10 @@ func accElevation() int {
 	return accElevIdx
 }
 
-// checkRecords is wfp.Engine.CheckRecords with a one-entry memo of the last
-// blob that passed: CheckRecords is a pure function of the blob, the owner's
-// PID and the P-ACC option for a given engine (its MAC key is fixed at
-// creation), so an identical blob set again by the same owner under the same
-// option needs no second MAC. Any other blob is checked in full.
+// checkRecords is the engine's validation of a blob SET on a socket owned by
+// pid (wfp.Engine.CheckRecords): every SET verifies the blob's MAC in full.
 func (p *Provider) checkRecords(blob []byte, pid uint32, acc int) nt.Status {
-	m := &p.memo
-	if m.valid && m.pid == pid && m.acc == acc && bytes.Equal(m.blob, blob) {
-		return nt.STATUS_SUCCESS
-	}
-	st := p.e.CheckRecords(blob, pid)
-	if st == nt.STATUS_SUCCESS && len(blob) <= wfp.MaxRecordsSize {
-		m.blob = append(m.blob[:0], blob...)
-		m.pid, m.acc, m.valid = pid, acc, true
-	}
-	return st
+	return p.e.CheckRecords(blob, pid)
 }
 
 // queryRedirect is SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS / _CONTEXT

@@ -74,13 +74,6 @@ type Provider struct {
 	pendOp *op
 	// dial is reused by connects whose classification finishes inline.
 	dial *dialing
-	// memo remembers the last blob CheckRecords accepted (see checkRecords).
-	memo struct {
-		blob  []byte
-		pid   uint32
-		acc   int
-		valid bool
-	}
 
 	net network
 }

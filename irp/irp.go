@@ -176,11 +176,11 @@ func (m *Manager) IoAllocateIrp(stackSize int, chargeQuota bool) *IRP {
 	default:
 		i = m.newIRP(stackSize, true)
 	}
-	if i == nil {
-		m.w.ReturnValue(f, sim.Null())
-	} else {
-		m.w.ReturnValue(f, sim.Bind(i.Name()))
+	v := sim.Null()
+	if i != nil && m.w.Tracing() {
+		v = sim.Bind(i.Name()) // the name is formatted only for a trace
 	}
+	m.w.ReturnValue(f, v)
 	return i
 }
 

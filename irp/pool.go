@@ -92,11 +92,11 @@ func (m *Manager) ExAllocatePool2(flags uint64, numberOfBytes uint64, tag uint32
 		m.blocks = append(m.blocks, b)
 		m.poolBytes += numberOfBytes
 	}
-	if b == nil {
-		m.w.ReturnValue(f, sim.Null())
-	} else {
-		m.w.ReturnValue(f, sim.Bind(b.Name()))
+	v := sim.Null()
+	if b != nil && m.w.Tracing() {
+		v = sim.Bind(b.Name()) // the name is formatted only for a trace
 	}
+	m.w.ReturnValue(f, v)
 	return b
 }
 

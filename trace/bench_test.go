@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
 
-// genTrace writes a conforming trace of n events (n rounded down to whole
-// cycles): one IRP reused for ever, pool blocks allocated and freed, and
-// provider calls completed inline or pending, named with fresh names so the
-// parser's name table must forget dead ones.
+// genTrace writes a conforming trace of about n events: a driver accepts a
+// peer's connection, then receives what the peer sends for ever, one pool
+// block per receive (allocated and freed, named with fresh names so the
+// parser's name table must forget dead ones), completed inline or pending.
 func genTrace(w io.Writer, n int) error {
 	bw := &bytes.Buffer{}
 	fmt.Fprintln(bw, `{"wsktrace":1,"source":"generated"}`)
@@ -21,14 +22,36 @@ func genTrace(w io.Writer, n int) error {
 		seq++
 		fmt.Fprintf(bw, `{"seq":%d,`+format+"}\n", append([]any{seq}, a...)...)
 	}
-	ev(`"ev":"call","fn":"IoAllocateIrp","args":{"StackSize":1,"ChargeQuota":false}`)
-	ev(`"ev":"return","call":%d,"value":{"bind":"irp"}`, seq)
-	for k := 0; seq+13 <= n; k++ {
-		ev(`"ev":"call","fn":"ExAllocatePool2","args":{"Flags":64,"NumberOfBytes":64,"Tag":1802204247}`)
-		ev(`"ev":"return","call":%d,"value":{"bind":"b%d"}`, seq, k)
+	arm := func() {
 		ev(`"ev":"call","fn":"IoReuseIrp","args":{"Irp":"irp","Iostatus":"STATUS_UNSUCCESSFUL"}`)
 		ev(`"ev":"call","fn":"IoSetCompletionRoutine","args":{"Irp":"irp","InvokeOnSuccess":true,"InvokeOnError":true,"InvokeOnCancel":true}`)
-		ev(`"ev":"call","fn":"WskSend","args":{"Socket":null,"Buffer":{"len":64,"pool":"b%d"},"Flags":0,"Irp":"irp"}`, k)
+	}
+	ev(`"ev":"call","fn":"WskRegister","args":{"WskClientNpi":{"Version":"1.0"},"WskRegistration":{"bind":"reg"}}`)
+	ev(`"ev":"return","call":%d,"status":"STATUS_SUCCESS"`, seq)
+	ev(`"ev":"call","fn":"WskCaptureProviderNPI","args":{"WskRegistration":"reg","WaitTimeout":"WSK_INFINITE_WAIT","WskProviderNpi":true}`)
+	ev(`"ev":"return","call":%d,"status":"STATUS_SUCCESS","out":{"WskProviderNpi":{"Client":{"bind":"cl"}}}`, seq)
+	ev(`"ev":"call","fn":"IoAllocateIrp","args":{"StackSize":1,"ChargeQuota":false}`)
+	ev(`"ev":"return","call":%d,"value":{"bind":"irp"}`, seq)
+	arm()
+	ev(`"ev":"call","fn":"WskSocket","args":{"Client":"cl","AddressFamily":"AF_INET","SocketType":"SOCK_STREAM","Protocol":"IPPROTO_TCP","Flags":"WSK_FLAG_LISTEN_SOCKET","Irp":"irp"}`)
+	ev(`"ev":"complete","irp":"irp","status":"STATUS_SUCCESS","information":{"bind":"ls"}`)
+	ev(`"ev":"return","call":%d,"status":"STATUS_SUCCESS"`, seq-1)
+	arm()
+	ev(`"ev":"call","fn":"WskBind","args":{"Socket":"ls","LocalAddress":"127.0.0.1:7000","Flags":0,"Irp":"irp"}`)
+	ev(`"ev":"complete","irp":"irp","status":"STATUS_SUCCESS","information":0`)
+	ev(`"ev":"return","call":%d,"status":"STATUS_SUCCESS"`, seq-1)
+	ev(`"ev":"env","what":"peer_connect","to":"127.0.0.1:7000","name":"p1"`)
+	arm()
+	ev(`"ev":"call","fn":"WskAccept","args":{"ListenSocket":"ls","Flags":0,"Irp":"irp"}`)
+	ev(`"ev":"complete","irp":"irp","status":"STATUS_SUCCESS","information":{"bind":"s"}`)
+	ev(`"ev":"return","call":%d,"status":"STATUS_SUCCESS"`, seq-1)
+	data := strings.Repeat("ab", 64)
+	for k := 0; seq+14 <= n-20; k++ {
+		ev(`"ev":"call","fn":"ExAllocatePool2","args":{"Flags":64,"NumberOfBytes":64,"Tag":1802204247}`)
+		ev(`"ev":"return","call":%d,"value":{"bind":"b%d"}`, seq, k)
+		arm()
+		ev(`"ev":"env","what":"peer_send","conn":"p1","data":{"hex":"%s"}`, data)
+		ev(`"ev":"call","fn":"WskReceive","args":{"Socket":"s","Buffer":{"len":64,"pool":"b%d"},"Flags":0,"Irp":"irp"}`, k)
 		call := seq
 		if k%2 == 0 {
 			ev(`"ev":"complete","irp":"irp","status":"STATUS_SUCCESS","information":64`)
@@ -50,7 +73,16 @@ func genTrace(w io.Writer, n int) error {
 			bw.Reset()
 		}
 	}
+	ev(`"ev":"env","what":"peer_close","conn":"p1"`)
+	for _, s := range []string{"s", "ls"} {
+		arm()
+		ev(`"ev":"call","fn":"WskCloseSocket","args":{"Socket":"%s","Irp":"irp"}`, s)
+		ev(`"ev":"complete","irp":"irp","status":"STATUS_SUCCESS","information":0`)
+		ev(`"ev":"return","call":%d,"status":"STATUS_SUCCESS"`, seq-1)
+	}
 	ev(`"ev":"call","fn":"IoFreeIrp","args":{"Irp":"irp"}`)
+	ev(`"ev":"call","fn":"WskReleaseProviderNPI","args":{"WskRegistration":"reg"}`)
+	ev(`"ev":"call","fn":"WskDeregister","args":{"WskRegistration":"reg"}`)
 	_, err := w.Write(bw.Bytes())
 	return err
 }
@@ -123,7 +155,7 @@ func TestReplayMillionEventsFlatMemory(t *testing.T) {
 		rep.WriteText(&b)
 		t.Fatalf("verdict %v err %v\n%s", rep.Verdict, err, b.String())
 	}
-	if rep.Events < n-20 {
+	if rep.Events < n-40 {
 		t.Fatalf("replayed %d events, want about %d", rep.Events, n)
 	}
 	peak := max(peakFirst, peakSecond)

@@ -1,6 +1,10 @@
 package trace
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/wsksim/wsksim/wfp"
+)
 
 // Object kinds: what a bound name denotes. A name is bound with a kind where
 // it first appears and must be used with that kind afterwards.
@@ -42,6 +46,8 @@ const (
 	pInfo                 // IoStatus.Information: integer, {"bind"} of kind obj, or a bound name
 	pIRQL                 // an IRQL name
 	pLabel                // a plain string naming an env-level object (binds on first use)
+	pProc                 // OwningProcess: null, true, a bound process name, or a PID
+	pLoose                // a handle the trace may only label: null, true, any string, {"bind"} (bytes) or a buffer
 )
 
 type param struct {
@@ -99,6 +105,7 @@ func freeing(p param) param                { p.frees = true; return p }
 func withDef(p param, v *Value) param      { p.def = v; return p }
 func outBuf(name string) param             { return param{name: name, kind: pOutBuf, obj: ObjBytes} }
 func bindArg(name, obj string) param       { return param{name: name, kind: pBindArg, obj: obj} }
+func loose(name, obj string) param         { return param{name: name, kind: pLoose, obj: obj} }
 func irpArg() param                        { return o("Irp", ObjIRP) }
 func sock(name string) param               { return o(name, ObjSocket) }
 func ctrlOut() []param                     { return []param{a("OutputSizeReturned", pInt), outBuf("OutputBuffer")} }
@@ -112,12 +119,14 @@ func addrOut(names ...string) (ps []param) {
 var redirectStates = []string{"FWPS_CONNECTION_NOT_REDIRECTED", "FWPS_CONNECTION_REDIRECTED_BY_SELF",
 	"FWPS_CONNECTION_REDIRECTED_BY_OTHER", "FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF"}
 
-// FWP_ACTION_TYPE values (fwptypes.h).
-var fwpActions = map[string]uint64{
-	"FWP_ACTION_BLOCK":    0x1001,
-	"FWP_ACTION_PERMIT":   0x1002,
-	"FWP_ACTION_CONTINUE": 0x2003,
-	"FWP_ACTION_NONE":     0x0007,
+// FWP_ACTION_TYPE values (fwptypes.h), as package wfp defines them.
+func init() {
+	for _, a := range []wfp.Action{wfp.FWP_ACTION_BLOCK, wfp.FWP_ACTION_PERMIT, wfp.FWP_ACTION_CALLOUT_TERMINATING,
+		wfp.FWP_ACTION_CALLOUT_INSPECTION, wfp.FWP_ACTION_CALLOUT_UNKNOWN, wfp.FWP_ACTION_CONTINUE, wfp.FWP_ACTION_NONE, wfp.FWP_ACTION_NONE_NO_MATCH} {
+		extraConstants[a.String()] = uint64(a)
+	}
+	extraConstants["FWPS_RIGHT_ACTION_WRITE"] = uint64(wfp.FWPS_RIGHT_ACTION_WRITE)
+	extraConstants["FWPS_CLASSIFY_FLAG_REAUTHORIZE_IF_MODIFIED_BY_OTHERS"] = uint64(wfp.FWPS_CLASSIFY_FLAG_REAUTHORIZE_IF_MODIFIED_BY_OTHERS)
 }
 
 // functions is the v1 function list with the DDIs' documented parameter names.
@@ -126,7 +135,7 @@ var functions = map[string]*fnSpec{}
 func init() {
 	sockCreate := func(name string, extra ...param) *fnSpec {
 		args := append([]param{o("Client", ObjClient)}, extra...)
-		args = append(args, a("SocketContext", pPtr), a("Dispatch", pPtr), a("OwningProcess", pPtr),
+		args = append(args, a("SocketContext", pPtr), a("Dispatch", pPtr), a("OwningProcess", pProc),
 			a("OwningThread", pPtr), a("SecurityDescriptor", pPtr), irpArg())
 		return &fnSpec{name: name, group: "wsk", args: args, ret: retStatus, info: info(ObjSocket), maxIRQ: "DISPATCH_LEVEL"}
 	}
@@ -145,7 +154,7 @@ func init() {
 		// WSK registration.
 		{name: "WskRegister", group: "wsk", args: []param{st("WskClientNpi", a("Version", pText), a("ClientContext", pPtr), a("Dispatch", pPtr)), bindArg("WskRegistration", ObjRegistration)}, ret: retStatus, maxIRQ: "PASSIVE_LEVEL"},
 		{name: "WskCaptureProviderNPI", group: "wsk", args: []param{o("WskRegistration", ObjRegistration), a("WaitTimeout", pInt), a("WskProviderNpi", pOutPtr)}, ret: retStatus,
-			out: []param{st("WskProviderNpi", nb("Client", ObjClient), a("Dispatch", pPtr))}, maxIRQ: "PASSIVE_LEVEL"},
+			out: []param{st("WskProviderNpi", param{name: "Client", kind: pInfo, obj: ObjClient}, a("Dispatch", pPtr))}, maxIRQ: "PASSIVE_LEVEL"},
 		{name: "WskReleaseProviderNPI", group: "wsk", args: []param{o("WskRegistration", ObjRegistration)}, maxIRQ: "DISPATCH_LEVEL"},
 		{name: "WskDeregister", group: "wsk", args: []param{freeing(o("WskRegistration", ObjRegistration))}, maxIRQ: "PASSIVE_LEVEL"},
 
@@ -171,16 +180,19 @@ func init() {
 		{name: "FwpsRedirectHandleCreate0", group: "fwps", args: []param{a("providerGuid", pPtr), a("flags", pInt), a("redirectHandle", pOutPtr)}, ret: retStatus,
 			out: []param{nb("redirectHandle", ObjRedirect)}, maxIRQ: "PASSIVE_LEVEL"},
 		{name: "FwpsRedirectHandleDestroy0", group: "fwps", args: []param{freeing(o("redirectHandle", ObjRedirect))}, maxIRQ: "PASSIVE_LEVEL"},
-		{name: "FwpsQueryConnectionRedirectState0", group: "fwps", args: []param{o("redirectRecords", ObjRecords), o("redirectHandle", ObjRedirect), a("redirectContext", pOutPtr)},
-			ret: retValue, value: en("value", redirectStates...), out: []param{outBuf("redirectContext")}, maxIRQ: "DISPATCH_LEVEL"},
-		{name: "FwpsAcquireClassifyHandle0", group: "fwps", args: []param{o("classifyContext", ObjContext), a("flags", pInt), a("classifyHandle", pOutPtr)}, ret: retStatus,
+		{name: "FwpsQueryConnectionRedirectState0", group: "fwps", args: []param{loose("redirectRecords", ""), o("redirectHandle", ObjRedirect), a("redirectContext", pOutPtr)},
+			ret: retValue, value: en("value", redirectStates...), out: []param{loose("redirectContext", ObjBytes)}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "FwpsAcquireClassifyHandle0", group: "fwps", args: []param{a("classifyContext", pPtr), a("flags", pInt), a("classifyHandle", pOutPtr)}, ret: retStatus,
 			out: []param{nb("classifyHandle", ObjClassify)}, maxIRQ: "DISPATCH_LEVEL"},
 		{name: "FwpsAcquireWritableLayerDataPointer0", group: "fwps", args: []param{o("classifyHandle", ObjClassify), a("filterId", pInt), a("flags", pInt), a("writableLayerData", pOutPtr), a("classifyOut", pPtr)},
 			ret: retStatus, out: []param{nb("writableLayerData", ObjLayerData)}, maxIRQ: "DISPATCH_LEVEL"},
-		{name: "FwpsApplyModifiedLayerData0", group: "fwps", args: []param{o("classifyHandle", ObjClassify), freeing(o("modifiedLayerData", ObjLayerData)), a("flags", pInt),
+		{name: "FwpsApplyModifiedLayerData0", group: "fwps", args: []param{o("classifyHandle", ObjClassify), freeing(a("modifiedLayerData", pPtr)), a("flags", pInt),
 			st("connectRequest", a("remoteAddressAndPort", pAddr), a("localRedirectTargetPID", pInt), o("localRedirectHandle", ObjRedirect), a("localRedirectContext", pBuf))}, maxIRQ: "DISPATCH_LEVEL"},
 		{name: "FwpsReleaseClassifyHandle0", group: "fwps", args: []param{freeing(o("classifyHandle", ObjClassify))}, maxIRQ: "DISPATCH_LEVEL"},
-		{name: "FwpsQueryConnectionSioFormatRedirectRecords0", group: "fwps", args: []param{o("RedirectRecords", ObjRecords), a("OutputBuffer", pBuf), a("OutputBufferLength", pInt), a("BytesTransferred", pOutPtr)},
+		// Extensions (docs/wsktrace.md): the asynchronous classify.
+		{name: "FwpsPendClassify0", group: "fwps", args: []param{o("classifyHandle", ObjClassify), a("filterId", pInt), a("flags", pInt), a("classifyOut", pPtr)}, ret: retStatus, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "FwpsCompleteClassify0", group: "fwps", args: []param{o("classifyHandle", ObjClassify), a("flags", pInt), a("classifyOut", pPtr), a("actionType", pInt), a("rights", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
+		{name: "FwpsQueryConnectionSioFormatRedirectRecords0", group: "fwps", args: []param{loose("RedirectRecords", ""), a("OutputBuffer", pBuf), a("OutputBufferLength", pInt), a("BytesTransferred", pOutPtr)},
 			ret: retStatus, out: []param{outBuf("OutputBuffer"), a("BytesTransferred", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
 	}
 	for _, f := range fs {
@@ -219,6 +231,15 @@ func init() {
 		{what: "redirect_policy", fields: []param{req(param{name: "handle", kind: pText}), req(a("match", pAddr)), req(a("to", pAddr)), a("context", pBuf), a("target_pid", pInt)}},
 		// Extensions (docs/oracle.md): a process the driver may name as an OwningProcess.
 		{what: "process", fields: []param{req(label("name", ObjProcess)), req(a("pid", pInt)), a("elevated", pBool)}},
+		// A peer resets its connection (RST), as package wsk traces PeerConn.Reset.
+		{what: "peer_reset", fields: []param{req(freeing(o("conn", ObjPeer)))}},
+		// The engine invoked a callout's classifyFn (what package wfp traces).
+		{what: "classify", fields: []param{req(param{name: "layer", kind: pText}), req(param{name: "callout", kind: pText}), a("filter", pInt),
+			a("local", pAddr), a("remote", pAddr), a("protocol", pInt), a("flags", pInt), a("currentMetadataValues", pInt), a("processId", pInt),
+			a("rights", pInt), a("redirectRecords", pInt), a("originalDestination", pAddr), a("localRedirectTargetPID", pInt)}},
+		// The callout's classifyFn returned with this classifyOut.
+		{what: "classify_return", fields: []param{req(param{name: "callout", kind: pText}), a("filter", pInt), req(a("actionType", pInt)),
+			a("rights", pInt), a("flags", pInt)}},
 	} {
 		envKinds[e.what] = e
 	}

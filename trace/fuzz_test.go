@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // seedTraces are the fuzz seeds: every committed trace, plus
@@ -50,7 +51,18 @@ func FuzzParse(f *testing.F) {
 func FuzzReplay(f *testing.F) {
 	seedTraces(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rep, err := Replay(bytes.NewReader(data), Options{PoolBudget: 1 << 20, MaxViolations: 100, Lookahead: 1024})
+		var rep *Report
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			rep, err = Replay(bytes.NewReader(data), Options{PoolBudget: 1 << 20, MaxViolations: 100, Lookahead: 1024})
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Replay did not return within 10s")
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -935,6 +935,14 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 			return bad("the name of a " + pp.obj + " or null")
 		}
 		ni := p.names[s]
+		if ni == nil && pp.obj == ObjClassify {
+			// A classify handle is a UINT64: one the trace never bound
+			// (already released, or made up) may be given as its value.
+			if u, ok := parseHex(s); ok {
+				v.Kind, v.U = Int, u
+				return v, nil
+			}
+		}
 		if ni == nil {
 			return v, errAt(ln, col, "unbound name "+strconv.Quote(s))
 		}
@@ -943,6 +951,65 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 		}
 		v.Kind, v.Name = Name, s
 		return v, nil
+	case pProc:
+		if isNull {
+			return v, nil
+		}
+		if string(raw) == "true" {
+			v.Kind, v.B = Bool, true
+			return v, nil
+		}
+		if len(raw) > 0 && raw[0] >= '0' && raw[0] <= '9' {
+			return p.value(ln, f, &param{name: pp.name, kind: pInt}, binds, depth+1)
+		}
+		if s, ok := rawString(raw); ok {
+			if u, ok := parseHex(s); ok {
+				v.Kind, v.U = Int, u
+				return v, nil
+			}
+			ni := p.names[s]
+			if ni == nil {
+				return v, errAt(ln, col, "unbound name "+strconv.Quote(s))
+			}
+			if ni.kind != ObjProcess {
+				return v, errAt(ln, col, strconv.Quote(s)+" is "+article(ni.kind)+"; "+strconv.Quote(f.key)+" needs a process (env process) or a PID")
+			}
+			v.Kind, v.Name = Name, s
+			return v, nil
+		}
+		return bad("null, true, a process name or a PID")
+	case pLoose:
+		if isNull {
+			return v, nil
+		}
+		if string(raw) == "true" {
+			v.Kind, v.B = Bool, true
+			return v, nil
+		}
+		if s, ok := rawString(raw); ok {
+			if s == "" || len(s) > maxNameLength {
+				return bad("a label")
+			}
+			v.Kind, v.Name = Text, s
+			return v, nil
+		}
+		if len(raw) > 0 && raw[0] == '{' {
+			fs, err := scanObject(ln, raw, col)
+			if err != nil {
+				return v, err
+			}
+			if len(fs) == 1 && fs[0].key == "bind" && pp.obj != "" {
+				s, ok := rawString(fs[0].val)
+				if !ok || !validName(s) {
+					return v, errAt(ln, fs[0].vcol, `"bind" must be a name (no spaces, quotes or backslashes)`)
+				}
+				*binds = append(*binds, pendingBind{name: s, kind: pp.obj, col: fs[0].vcol})
+				v.Kind, v.Name = Bind, s
+				return v, nil
+			}
+			return p.buffer(ln, f, fs, v)
+		}
+		return bad("null, true, a label, a buffer or {\"bind\":\"name\"}")
 	case pLabel:
 		s, ok := rawString(raw)
 		if !ok || !validName(s) {

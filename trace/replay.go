@@ -10,6 +10,8 @@ import (
 	"github.com/wsksim/wsksim/irp"
 	"github.com/wsksim/wsksim/nt"
 	"github.com/wsksim/wsksim/sim"
+	"github.com/wsksim/wsksim/wfp"
+	"github.com/wsksim/wsksim/wsk"
 )
 
 // Options tune a replay.
@@ -27,6 +29,9 @@ type Options struct {
 	// Lookahead bounds how many events the replayer reads ahead to find a
 	// call's return or an IRP's completion (default 65536).
 	Lookahead int
+
+	record bool   // Convert: record the model's sizes of opaque blobs
+	seed   uint64 // Convert: the world's seed (the WFP engine's records key)
 }
 
 // Profiles maps each named behaviour profile to the policies it pins. The
@@ -64,7 +69,7 @@ type standin struct{ kind string }
 // replayer drives the model from a trace.
 type replayer struct {
 	opts     Options
-	p        *Parser
+	parser   *Parser
 	q        []*qev
 	eof      bool
 	perr     error
@@ -87,6 +92,20 @@ type replayer struct {
 	unseen       map[string]nt.Status // a status the partial routine of an IRP does not see
 	deadObjs     []string             // freed names still mapped, oldest first (bounded)
 	blobSize     map[string]uint64
+
+	// The WSK provider and the WFP engine the WSK and FWPS calls run on.
+	p       *wsk.Provider
+	e       *wfp.Engine
+	scratch *irp.Manager // blocks for buffers the trace gives without a pool block
+	ws      wskState
+	fw      fwpsState
+	// Policies read while events were replayed (for retries), and the seq
+	// of the call the divergence belongs to.
+	polLog  []polRead
+	divFrom uint64
+	irpCall map[string]uint64 // IRP trace name → seq of the call it was last given to
+	conv    map[uint64]*convSizes
+	moved   uint64 // bytes of buffers and peer data made or moved (spend)
 }
 
 // Replay runs the trace read from r against the model and reports whether
@@ -100,10 +119,15 @@ func Replay(r io.Reader, opts Options) (*Report, error) {
 	if opts.Lookahead <= 0 {
 		opts.Lookahead = 1 << 16
 	}
-	rp := &replayer{opts: opts, p: NewParser(r), objs: map[string]any{}, choices: map[[2]string]int{}, notes: map[string]bool{},
+	return replayWithRetries(r, opts)
+}
+
+// replayOnce runs the trace once under opts.
+func replayOnce(r io.Reader, opts Options) *replayer {
+	rp := &replayer{opts: opts, parser: NewParser(r), objs: map[string]any{}, choices: map[[2]string]int{}, notes: map[string]bool{},
 		rep: &Report{}}
 	rp.run()
-	return rp.rep, nil
+	return rp
 }
 
 func (r *replayer) unusable(err error) {
@@ -124,7 +148,7 @@ func (r *replayer) note(s string) {
 }
 
 func (r *replayer) run() {
-	h, err := r.p.Header()
+	h, err := r.parser.Header()
 	if err != nil {
 		r.unusable(err)
 		return
@@ -138,7 +162,7 @@ func (r *replayer) run() {
 		r.unusable(errAt(1, 1, fmt.Sprintf("unknown profile %q (known: %s)", r.rep.Profile, strings.Join(Profiles(), ", "))))
 		return
 	}
-	r.w = sim.NewWorld(sim.Config{Chooser: r})
+	r.w = sim.NewWorld(sim.Config{Seed: r.opts.seed, Chooser: r, PolicyObserver: r.observePolicy})
 	for id, opt := range prof() {
 		if err := r.w.SetPolicy(id, opt); err != nil {
 			r.unusable(errAt(1, 1, err.Error()))
@@ -164,6 +188,14 @@ func (r *replayer) run() {
 	if r.opts.PoolBudget != 0 {
 		r.m.PoolBudget = r.opts.PoolBudget
 	}
+	r.e = wfp.NewEngine(r.w)
+	prov, err := wsk.NewProvider(r.m, wsk.Config{Engine: r.e})
+	if err != nil {
+		panic("trace: internal: " + err.Error())
+	}
+	r.p = prov
+	r.scratch = irp.NewManager(sim.NewWorld(sim.Config{}))
+	r.scratch.PoolBudget = 1 << 62
 	for !r.stopped {
 		e := r.next()
 		if e == nil {
@@ -198,9 +230,7 @@ func (r *replayer) finish() {
 		r.rep.Choices = append(r.rep.Choices, ChoiceTaken{Point: k[0], Option: k[1], Count: n})
 	}
 	sortChoices(r.rep.Choices)
-	if r.standins > 0 {
-		r.note(fmt.Sprintf("%d calls to WSK/FWPS functions were replayed by the IRP-level stand-in: IRP, pool and IRQL rules were checked, their results were not checked against WSK or WFP semantics (package wsk/wfp replay not wired yet)", r.standins))
-	}
+	r.finishNotes()
 	switch {
 	case r.rep.Verdict == Unusable:
 	case r.rep.Divergence != nil:
@@ -216,7 +246,7 @@ func (r *replayer) finish() {
 
 func (r *replayer) fill(n int) bool {
 	for len(r.q) < n && !r.eof {
-		ev, err := r.p.Next()
+		ev, err := r.parser.Next()
 		if err != nil {
 			r.eof = true
 			if err != io.EOF {
@@ -299,10 +329,11 @@ func (r *replayer) findComplete(name string) *qev {
 // ---- divergences and violations ----
 
 func (r *replayer) diverge(at *Event, call string, observed, allowed, rule, detail string) {
-	if r.rep.Divergence != nil {
+	if r.rep.Divergence != nil || r.rep.Verdict == Unusable {
 		return
 	}
 	d := &Divergence{Call: call, Observed: observed, Allowed: allowed, Rule: rule, Detail: detail}
+	r.divFrom = r.callSeqOf(at)
 	if at != nil {
 		d.Seq, d.Line = at.Seq, at.Line
 	} else {
@@ -323,7 +354,7 @@ func (r *replayer) collect(at *Event) {
 			r.rep.ViolationsOmitted++
 			continue
 		}
-		vr := ViolationReport{Rule: v.Rule, Call: v.Call, Objects: r.traceNames(v.Objects), Detail: v.Detail, BugCheck: v.BugCheck}
+		vr := ViolationReport{Rule: v.Rule, Call: v.Call, Objects: r.traceNames(v.Objects), Detail: r.renameIn(v.Detail, v.Objects), BugCheck: v.BugCheck}
 		if at != nil {
 			vr.Seq, vr.Line = at.Seq, at.Line
 		}
@@ -350,6 +381,41 @@ func (r *replayer) traceNames(ns []string) []string {
 		}
 	}
 	return out
+}
+
+// renameIn replaces the model's display names of objs in text by their
+// trace names (whole words only).
+func (r *replayer) renameIn(text string, objs []string) string {
+	for _, n := range objs {
+		t, ok := r.rev[n]
+		if !ok || t == n {
+			continue
+		}
+		var b strings.Builder
+		for {
+			k := strings.Index(text, n)
+			if k < 0 {
+				b.WriteString(text)
+				break
+			}
+			end := k + len(n)
+			wordL := k == 0 || !isNameByte(text[k-1])
+			wordR := end == len(text) || !isNameByte(text[end])
+			b.WriteString(text[:k])
+			if wordL && wordR {
+				b.WriteString(t)
+			} else {
+				b.WriteString(n)
+			}
+			text = text[end:]
+		}
+		text = b.String()
+	}
+	return text
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 func (r *replayer) bindObj(name string, obj any, modelName string) {
@@ -445,6 +511,14 @@ func (r *replayer) choose(label string, n int) (int, string) {
 		return n - 1, "pass"
 	case label == standinLabel:
 		return r.inlineOrPending(), ""
+	case label == wsk.ChoiceCancel:
+		return r.cancelWins(), ""
+	case label == wsk.ChoiceSendPartial || label == wsk.ChoiceReceivePartial:
+		// Partial transfers are replayed by giving the model the length the
+		// trace transferred (see wskBuf): the model then moves all of it.
+		return 0, ""
+	case label == wfp.ChoiceFilterTie:
+		return 0, ""
 	}
 	if c, ok := sim.LookupChoice(label); ok {
 		if len(c.Options) == 2 && c.Options[0] == "inline" && c.Options[1] == "pending" {

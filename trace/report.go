@@ -46,6 +46,10 @@ type Divergence struct {
 	Allowed  string `json:"allowed"`          // what the model allows in that state
 	Rule     string `json:"rule"`             // the rule or document behind it
 	Detail   string `json:"detail,omitempty"` // more context
+	// Policies the model read for the divergent call, with the option in
+	// force ("P-SZ0=buffer-too-small (pinned)"); the replay tried the others
+	// of those not pinned.
+	Policies []string `json:"policies,omitempty"`
 }
 
 // ViolationReport is one contract rule the driver broke.
@@ -78,6 +82,7 @@ type Report struct {
 	Violations        []ViolationReport `json:"violations"`
 	ViolationsOmitted int               `json:"violations_omitted,omitempty"`
 	Choices           []ChoiceTaken     `json:"choices"`
+	Policies          []PolicyTaken     `json:"policies,omitempty"`
 	Notes             []string          `json:"notes"`
 }
 
@@ -109,6 +114,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		if d.Detail != "" {
 			fmt.Fprintf(&b, "  detail:       %s\n", d.Detail)
 		}
+		if len(d.Policies) > 0 {
+			fmt.Fprintf(&b, "  policies:     %s\n", strings.Join(d.Policies, ", "))
+		}
 	}
 	if len(r.Violations) > 0 {
 		fmt.Fprintf(&b, "contract violations (%d):\n", len(r.Violations)+r.ViolationsOmitted)
@@ -134,8 +142,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  … and %d more\n", r.ViolationsOmitted)
 		}
 	}
-	if len(r.Choices) > 0 {
+	if len(r.Choices) > 0 || len(r.Policies) > 0 {
 		b.WriteString("open points the trace decided:\n")
+		for _, p := range r.Policies {
+			fmt.Fprintf(&b, "  %s: the trace took option %s (model default %s)\n", p.Policy, p.Option, p.Default)
+		}
 		for _, c := range r.Choices {
 			fmt.Fprintf(&b, "  %s = %s (%d×)\n", c.Point, c.Option, c.Count)
 		}

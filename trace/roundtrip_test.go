@@ -8,50 +8,9 @@ import (
 	"github.com/wsksim/wsksim/irp"
 	"github.com/wsksim/wsksim/nt"
 	"github.com/wsksim/wsksim/sim"
+	"github.com/wsksim/wsksim/wsk"
 	"pgregory.net/rapid"
 )
-
-const testCompleteLabel = "trace.test.complete"
-
-func init() {
-	sim.RegisterChoice(sim.ChoicePoint{Label: testCompleteLabel, Options: []string{"inline", "pending"},
-		Doc: "test provider of package trace: inline or pending completion"})
-}
-
-// program is a driver under test written against the model: it allocates and
-// frees IRPs and pool blocks and submits IRPs to a provider call that
-// completes them, inline or pending, with a status the world's chooser picks.
-type program struct {
-	w       *sim.World
-	m       *irp.Manager
-	irps    []*irp.IRP
-	routine map[*irp.IRP]bool // a completion routine is set for the next submission
-	blocks  []*irp.Block
-}
-
-func newProgram(seed uint64, out *bytes.Buffer) *program {
-	w := sim.NewWorld(sim.Config{Seed: seed, Trace: out, TraceSource: fmt.Sprintf("roundtrip seed %d", seed)})
-	return &program{w: w, m: irp.NewManager(w), routine: map[*irp.IRP]bool{}}
-}
-
-func (p *program) rtn(i *irp.IRP, ctx any) nt.Status { return nt.STATUS_MORE_PROCESSING_REQUIRED }
-
-// submit plays a WSK provider taking the IRP (the way package wsk does).
-func (p *program) submit(i *irp.IRP, st nt.Status, info uint64) {
-	f := p.w.Begin("WskControlSocket")
-	p.w.TraceCall(f, sim.F("Socket", sim.Null()), sim.F("RequestType", sim.Str("WskIoctl")),
-		sim.F("ControlCode", sim.Str("SIO_WSK_QUERY_RECEIVE_BACKLOG")), sim.F("Irp", sim.Obj(i.Name())))
-	res := nt.STATUS_INVALID_PARAMETER
-	if p.m.Submit(i, "WskControlSocket") {
-		res = p.m.Finish(i, testCompleteLabel, st, info)
-	}
-	p.w.Return(f, res)
-}
-
-func (p *program) close() {
-	_ = p.w.RunUntilIdle()
-	_ = p.w.Close()
-}
 
 func replayBytes(t interface{ Fatal(...any) }, b []byte) *Report {
 	rep, err := Replay(bytes.NewReader(b), Options{})
@@ -77,128 +36,211 @@ func reportRules(r *Report) []string {
 	return out
 }
 
-// TestRoundTripClean runs a well-behaved program on the model, replays the
-// trace the model wrote, and expects exit 0.
+// TestRoundTripClean replays the traces the model writes of the conforming
+// programs (gen_test.go) under 20 seeds: the seed decides every choice
+// point, the replay must follow the trace and conform (exit 0).
 func TestRoundTripClean(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
-		var out bytes.Buffer
-		p := newProgram(seed, &out)
-		i := p.m.IoAllocateIrp(1, false)
-		b := p.m.ExAllocatePool2(irp.POOL_FLAG_NON_PAGED, 64, 0x6b74574b)
-		for k := 0; k < 5; k++ {
-			p.m.IoReuseIrp(i, nt.STATUS_UNSUCCESSFUL)
-			p.m.IoSetCompletionRoutine(i, p.rtn, nil, true, true, true)
-			p.submit(i, []nt.Status{nt.STATUS_SUCCESS, nt.STATUS_CANCELLED, nt.STATUS_BUFFER_OVERFLOW}[k%3], uint64(k))
-			if k == 2 {
-				p.m.IoCancelIrp(i)
+		for _, name := range sortedKeys(conformingPrograms) {
+			if name == "wsk-cancel-control" {
+				continue // pins its own choices
 			}
-			_ = p.w.RunUntilIdle()
-		}
-		p.m.ExFreePoolWithTag(b, 0x6b74574b)
-		p.m.IoFreeIrp(i)
-		p.close()
-		if n := p.w.ViolationCount(); n != 0 {
-			t.Fatalf("seed %d: program broke rules: %v", seed, p.w.Violations())
-		}
-		rep := replayBytes(t, out.Bytes())
-		if rep.Verdict != Conforms {
-			var txt bytes.Buffer
-			rep.WriteText(&txt)
-			t.Fatalf("seed %d: Replay verdict %v, want conforms\n%s\ntrace:\n%s", seed, rep.Verdict, txt.String(), out.String())
+			out := withSeed(seed, conformingPrograms[name])
+			rep := replayBytes(t, out)
+			if rep.Verdict != Conforms {
+				var txt bytes.Buffer
+				rep.WriteText(&txt)
+				t.Fatalf("%s seed %d: Replay verdict %v, want conforms\n%s\ntrace:\n%s", name, seed, rep.Verdict, txt.String(), out)
+			}
 		}
 	}
 }
 
-// TestRoundTripRapid runs random programs of IRP and pool calls on the model
-// and replays their traces: the replay must conform (exit 0) when the model
-// saw no violation, and report exactly the model's violations (exit 3)
-// otherwise.
+// TestRoundTripRapid runs random WSK programs (sockets of every category,
+// binds, listens, peers connecting and sending, accepts, connects, sends,
+// receives, options, redirect queries, cancels, closes, IRP and pool misuse)
+// on the model and replays their traces: the replay must conform (exit 0)
+// when the model saw no violation, and report exactly the model's
+// violations (exit 3) otherwise.
 func TestRoundTripRapid(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		var out bytes.Buffer
-		p := newProgram(rapid.Uint64().Draw(rt, "seed"), &out)
-		steps := rapid.IntRange(1, 40).Draw(rt, "steps")
-		pickIRP := func() *irp.IRP {
-			if len(p.irps) == 0 {
+		seed := rapid.Uint64().Draw(rt, "seed")
+		d := newDrv(fmt.Sprintf("rapid seed %d", seed), seed, nil).start()
+		var socks, listeners, conns []*wsk.Socket
+		var peers []*wsk.PeerConn
+		var irps []*irp.IRP
+		irps = append(irps, d.i)
+		blocks := []*irp.Block{}
+		ports := []string{"127.0.0.1:7100", "127.0.0.1:7101", "10.0.0.1:7102"}
+		pick := func(l []*wsk.Socket, label string) *wsk.Socket {
+			if len(l) == 0 {
 				return nil
 			}
-			return p.irps[rapid.IntRange(0, len(p.irps)-1).Draw(rt, "irp")]
+			return l[rapid.IntRange(0, len(l)-1).Draw(rt, label)]
 		}
+		freeIRP := func() *irp.IRP {
+			for _, i := range irps {
+				if !i.InFlight() && !i.Freed() {
+					d.m.IoReuseIrp(i, nt.STATUS_UNSUCCESSFUL)
+					d.m.IoSetCompletionRoutine(i, d.rtn, nil, true, true, true)
+					return i
+				}
+			}
+			i := d.m.IoAllocateIrp(1, false)
+			if i == nil {
+				return nil
+			}
+			irps = append(irps, i)
+			d.m.IoSetCompletionRoutine(i, d.rtn, nil, true, true, true)
+			return i
+		}
+		block := func() *irp.Block {
+			b := d.pool(uint64(rapid.IntRange(1, 64).Draw(rt, "size")))
+			if b != nil {
+				blocks = append(blocks, b)
+			}
+			return b
+		}
+		steps := rapid.IntRange(1, 40).Draw(rt, "steps")
 		for s := 0; s < steps; s++ {
-			switch rapid.IntRange(0, 9).Draw(rt, "op") {
+			i := freeIRP()
+			if i == nil {
+				continue
+			}
+			switch rapid.IntRange(0, 15).Draw(rt, "op") {
 			case 0:
-				if i := p.m.IoAllocateIrp(rapid.IntRange(1, 3).Draw(rt, "stack"), false); i != nil {
-					p.irps = append(p.irps, i)
+				fl := rapid.SampledFrom([]uint32{nt.WSK_FLAG_LISTEN_SOCKET, nt.WSK_FLAG_CONNECTION_SOCKET, nt.WSK_FLAG_STREAM_SOCKET, nt.WSK_FLAG_BASIC_SOCKET}).Draw(rt, "flags")
+				d.p.WskSocket(d.npi.Client, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP, fl, nil, nil, nil, nil, nil, i)
+				for i.InFlight() && d.w.Step() {
+				}
+				if sk := d.p.SocketFromInformation(i.IoStatus.Information); sk != nil && i.IoStatus.Status.IsSuccess() {
+					socks = append(socks, sk)
+					if fl == nt.WSK_FLAG_LISTEN_SOCKET {
+						listeners = append(listeners, sk)
+					}
 				}
 			case 1:
-				if i := pickIRP(); i != nil && !i.Freed() {
-					p.m.IoFreeIrp(i)
+				if sk := pick(socks, "sock"); sk != nil {
+					addr := rapid.SampledFrom(append(ports, "0.0.0.0:0")).Draw(rt, "addr")
+					d.p.WskBind(sk, ap(addr), 0, i)
 				}
 			case 2:
-				if i := pickIRP(); i != nil && !i.Freed() {
-					if !i.InFlight() {
-						p.routine[i] = false
-					}
-					p.m.IoReuseIrp(i, nt.STATUS_UNSUCCESSFUL)
+				if sk := pick(socks, "sock"); sk != nil {
+					d.p.WskListen(sk, i)
+					listeners = append(listeners, sk)
 				}
 			case 3:
-				if i := pickIRP(); i != nil && !i.Freed() {
-					all := rapid.IntRange(0, 4).Draw(rt, "flags") > 0
-					if !i.InFlight() {
-						p.routine[i] = all // a partial routine may miss a completion
-					}
-					p.m.IoSetCompletionRoutine(i, p.rtn, nil, true, all, true)
+				if pc, st, _ := d.p.PeerConnect(d.peer, netip0, ap(rapid.SampledFrom(ports).Draw(rt, "to"))); pc != nil && st == nt.STATUS_SUCCESS {
+					peers = append(peers, pc)
 				}
-			case 4, 5:
-				if i := pickIRP(); i != nil && !i.Freed() && !i.InFlight() {
-					st := rapid.SampledFrom([]nt.Status{nt.STATUS_SUCCESS, nt.STATUS_CANCELLED, nt.STATUS_INVALID_PARAMETER}).Draw(rt, "status")
-					p.submit(i, st, uint64(rapid.IntRange(0, 100).Draw(rt, "info")))
-					if !p.routine[i] {
-						// Nobody observes a completion without a routine, so
-						// the trace cannot tell when it happened: let it happen now.
-						_ = p.w.RunUntilIdle()
+			case 4:
+				if ls := pick(listeners, "listener"); ls != nil {
+					d.p.WskAccept(ls, 0, nil, nil, nil, nil, i)
+					for i.InFlight() && d.w.Step() {
+					}
+					if sk := d.p.SocketFromInformation(i.IoStatus.Information); sk != nil && i.IoStatus.Status.IsSuccess() {
+						socks = append(socks, sk)
+						conns = append(conns, sk)
 					}
 				}
+			case 5:
+				_, _ = d.p.PeerListen(d.peer, ap(rapid.SampledFrom([]string{"198.51.100.7:443", "198.51.100.7:80"}).Draw(rt, "remote")))
 			case 6:
-				// Cancelling an IRP whose routine may miss its completion
-				// makes the completion's visibility depend on timing the
-				// trace cannot show; the replay does not model that yet.
-				if i := pickIRP(); i != nil && !i.Freed() && p.routine[i] {
-					p.m.IoCancelIrp(i)
+				if sk := pick(socks, "sock"); sk != nil {
+					d.p.WskConnect(sk, ap(rapid.SampledFrom([]string{"198.51.100.7:443", "127.0.0.1:7100"}).Draw(rt, "remote")), 0, i)
+					conns = append(conns, sk)
 				}
 			case 7:
-				if b := p.m.ExAllocatePool2(irp.POOL_FLAG_NON_PAGED, uint64(rapid.IntRange(1, 64).Draw(rt, "size")), 0x6b74574b); b != nil {
-					p.blocks = append(p.blocks, b)
+				if sk := pick(conns, "conn"); sk != nil {
+					if b := block(); b != nil {
+						d.p.WskSend(sk, &wsk.Buf{Block: b, Length: b.Size()}, 0, i)
+					}
 				}
 			case 8:
-				if len(p.blocks) > 0 {
-					b := p.blocks[rapid.IntRange(0, len(p.blocks)-1).Draw(rt, "block")]
-					if !b.Freed() {
-						p.m.ExFreePoolWithTag(b, 0x6b74574b)
+				if sk := pick(conns, "conn"); sk != nil {
+					if b := block(); b != nil {
+						d.p.WskReceive(sk, &wsk.Buf{Block: b, Length: b.Size()}, 0, i)
 					}
 				}
 			case 9:
-				p.w.Step()
+				if len(peers) > 0 {
+					pc := peers[rapid.IntRange(0, len(peers)-1).Draw(rt, "peer")]
+					if rapid.Bool().Draw(rt, "close") {
+						pc.Close()
+					} else {
+						_ = pc.Send([]byte("data"))
+					}
+				}
+			case 10:
+				if sk := pick(socks, "sock"); sk != nil {
+					out := block()
+					var osr uint64
+					code := rapid.SampledFrom([]uint32{nt.SO_REUSEADDR, nt.SO_EXCLUSIVEADDRUSE}).Draw(rt, "opt")
+					if out != nil {
+						d.p.WskControlSocket(sk, nt.WskGetOption, code, nt.SOL_SOCKET, 0, nil, out.Size(), out, &osr, i)
+					}
+				}
+			case 11:
+				if sk := pick(socks, "sock"); sk != nil {
+					var osr uint64
+					d.p.WskControlSocket(sk, nt.WskIoctl, nt.SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS, 0, 0, nil, 0, nil, &osr, i)
+				}
+			case 12:
+				if sk := pick(socks, "sock"); sk != nil {
+					d.p.WskCloseSocket(sk, i)
+				}
+			case 13:
+				for _, j := range irps {
+					if j.InFlight() {
+						d.m.IoCancelIrp(j)
+						break
+					}
+				}
+			case 14:
+				if ls := pick(listeners, "listener"); ls != nil && !ls.Closed() && ls.Category() == wsk.CategoryListen && ls.LocalAddr().Port() != 0 && !ls.LocalAddr().Addr().IsUnspecified() {
+					_, _ = d.p.RedirectedConnect("", ap("192.0.2.10:50000"), ap("198.51.100.7:443"), ls.LocalAddr(), "H1", []byte{1}, wsk.SystemPID)
+				}
+			case 15:
+				d.w.Step()
 			}
 		}
-		p.close()
-		rep := replayBytes(rt, out.Bytes())
+		d.w.RunUntilIdle()
+		for _, sk := range socks {
+			if !sk.Closed() {
+				i := freeIRP()
+				if i == nil {
+					break
+				}
+				d.p.WskCloseSocket(sk, i)
+				d.w.RunUntilIdle()
+			}
+		}
+		for _, b := range blocks {
+			if !b.Freed() && !b.Lent() {
+				d.m.ExFreePool(b)
+			}
+		}
+		for _, j := range irps {
+			if !j.Freed() && !j.InFlight() {
+				d.m.IoFreeIrp(j)
+			}
+		}
+		d.p.WskReleaseProviderNPI(&d.reg)
+		d.p.WskDeregister(&d.reg)
+		out := d.end()
+		rep := replayBytes(rt, out)
 		var txt bytes.Buffer
 		rep.WriteText(&txt)
-		// A completion no routine observes (no routine, or InvokeOn flags
-		// that skip its status) leaves no trace: the model may have finished
-		// an IRP the replay must still consider in flight, so IRP-LEAK is
-		// compared as "the replay reports no leak the model did not".
-		modelRules := rulesOf(p.w.Violations())
-		if fmt.Sprint(withoutLeaks(reportRules(rep))) != fmt.Sprint(withoutLeaks(modelRules)) || countLeaks(reportRules(rep)) > countLeaks(modelRules) {
-			rt.Fatalf("Replay violations %v, model's %v\n%s\ntrace:\n%s", reportRules(rep), modelRules, txt.String(), out.String())
+		modelRules := rulesOf(d.w.Violations())
+		if rep.Verdict == Diverges || fmt.Sprint(withoutLeaks(reportRules(rep))) != fmt.Sprint(withoutLeaks(modelRules)) || countLeaks(reportRules(rep)) > countLeaks(modelRules) {
+			rt.Fatalf("Replay violations %v, model's %v\n%s\ntrace:\n%s", reportRules(rep), modelRules, txt.String(), out)
 		}
 		want := Conforms
 		if len(rep.Violations) > 0 {
 			want = Violations
 		}
 		if rep.Verdict != want {
-			rt.Fatalf("Replay verdict %v, want %v\n%s\ntrace:\n%s", rep.Verdict, want, txt.String(), out.String())
+			rt.Fatalf("Replay verdict %v, want %v\n%s\ntrace:\n%s", rep.Verdict, want, txt.String(), out)
 		}
 	})
 }

@@ -31,7 +31,7 @@ func anyOf(s ...any) obj { return obj{"anyOf": s} }
 
 func constantNames() []string {
 	var out []string
-	for _, n := range ntConstantNames {
+	for _, n := range nt.ConstantNames() {
 		out = append(out, n)
 	}
 	for n := range extraConstants {
@@ -109,6 +109,10 @@ func paramSchema(p param) any {
 		return anyOf(ref("integer"), ref("bind"), ref("name"))
 	case pLabel:
 		return ref("name")
+	case pProc:
+		return anyOf(obj{"type": "null"}, obj{"const": true}, ref("name"), ref("integer"))
+	case pLoose:
+		return anyOf(obj{"type": "null"}, obj{"const": true}, obj{"type": "string"}, ref("buffer"), ref("bind"))
 	}
 	panic("trace: internal: parameter kind without a schema")
 }

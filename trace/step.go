@@ -7,6 +7,7 @@ import (
 	"github.com/wsksim/wsksim/irp"
 	"github.com/wsksim/wsksim/nt"
 	"github.com/wsksim/wsksim/sim"
+	"github.com/wsksim/wsksim/wsk"
 )
 
 // Documents divergences cite.
@@ -24,12 +25,8 @@ const (
 // seq is the trace's seq: details the model writes ("allocated at seq 5")
 // then name trace seqs. Gaps larger than 1<<16 are left unaligned.
 func (r *replayer) alignSeq(seq uint64) {
-	cur := r.w.Seq()
-	if seq == 0 || seq-1 <= cur || seq-1-cur > 1<<16 {
-		return
-	}
-	for r.w.Seq() < seq-1 {
-		r.w.NextSeq()
+	if seq > 0 {
+		r.w.SetSeq(seq - 1)
 	}
 }
 
@@ -49,7 +46,7 @@ func (r *replayer) step(q *qev) {
 		r.completeShown(q)
 	case EvEnv:
 		r.alignSeq(ev.Seq)
-		r.note("env events are not replayed yet (they need package wsk): " + ev.What)
+		r.env(q)
 	case EvNote:
 	}
 }
@@ -123,16 +120,29 @@ func (r *replayer) routine(i *irp.IRP, ctx any) nt.Status {
 	r.lastComplete = nil
 	ev := c.ev
 	if ev.Status != i.IoStatus.Status {
-		r.diverge(ev, "completion of "+name, "status "+ev.Status.String(), "status "+i.IoStatus.Status.String(), docIOSB, "")
+		rule, detail := docIOSB, ""
+		if w := r.ws.calls[name]; w != nil {
+			rule = statusDoc(w.fn, i.IoStatus.Status)
+			detail = fmt.Sprintf("%s (seq %d) completes its IRP with %s here", w.ev.Fn, w.ev.Seq, i.IoStatus.Status)
+			if !wsk.StatusAllowed(w.fn, ev.Status) {
+				detail += "; " + ev.Status.String() + " is not documented for " + w.fn
+			}
+		}
+		r.diverge(ev, "completion of "+name, "status "+ev.Status.String(), "status "+i.IoStatus.Status.String(), rule, detail)
 		return ev.RoutineReturned
 	}
-	switch ev.Information.Kind {
-	case Int:
-		if ev.Information.U != i.IoStatus.Information && !r.isStandin(name) {
-			r.diverge(ev, "completion of "+name, fmt.Sprintf("information %d", ev.Information.U), fmt.Sprintf("information %d", i.IoStatus.Information), docIOSB, "")
+	if w := r.ws.calls[name]; w != nil {
+		delete(r.ws.calls, name)
+		r.wskComplete(w, i, ev)
+	} else {
+		switch ev.Information.Kind {
+		case Int:
+			if ev.Information.U != i.IoStatus.Information && !r.isStandin(name) {
+				r.diverge(ev, "completion of "+name, fmt.Sprintf("information %d", ev.Information.U), fmt.Sprintf("information %d", i.IoStatus.Information), docIOSB, "")
+			}
+		case Bind:
+			r.bindObj(ev.Information.Name, standin{kind: ObjSocket}, "")
 		}
-	case Bind:
-		r.bindObj(ev.Information.Name, standin{kind: ObjSocket}, "")
 	}
 	if ev.HasPendingReturned && ev.PendingReturned != i.PendingReturned {
 		r.diverge(ev, "completion of "+name, fmt.Sprintf("pending_returned %t", ev.PendingReturned),
@@ -272,7 +282,14 @@ func (r *replayer) call(q *qev) {
 			r.forget(arg("P").Name)
 		}
 	default:
-		r.standinCall(q)
+		switch ev.spec.group {
+		case "wsk":
+			r.wskCall(q)
+		case "fwps":
+			r.fwpsCall(q)
+		default:
+			r.standinCall(q)
+		}
 	}
 }
 

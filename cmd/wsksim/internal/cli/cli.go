@@ -27,6 +27,10 @@ Usage:
   wsksim rules [--markdown]         print the rule table (ID, statement, source, bug check)
   wsksim policies [--markdown]      print the policy table
   wsksim diagram [--seed S] FILE    print a Mermaid sequence diagram of a run
+  wsksim replay [--json] [--profile P] [--pin P-X=OPT] FILE|-
+                                    check a wsktrace v1 trace recorded from a real driver
+                                    against the model (the reference oracle)
+  wsksim convert TRACE|-            write a wsktrace v1 trace as a scenario file on stdout
   wsksim help                       print this text
 
 Every subcommand takes --help.
@@ -35,7 +39,11 @@ Exit codes:
   0  ok
   1  failures: a scenario's output differed from its expected output (run), or a
      scenario's outcome depends on the seed (explore)
-  2  unusable input: bad flags, a malformed scenario, a missing file
+  2  unusable input: bad flags, a malformed scenario, a missing file, a trace that
+     cannot be used (malformed JSON, unknown field, unbound name)
+  3  replay only: the trace conforms, but the driver broke contract rules
+
+replay exits 1 when an observed outcome diverges from what the model allows.
 `
 
 // Main runs the command with args (without the program name) and returns the
@@ -57,6 +65,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cmdPolicies(rest, stdout, stderr)
 	case "diagram":
 		return cmdDiagram(rest, stdout, stderr)
+	case "replay":
+		return cmdReplay(rest, stdout, stderr)
+	case "convert":
+		return cmdConvert(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitOK

@@ -1,0 +1,151 @@
+package trace
+
+import (
+	"fmt"
+
+	"github.com/wsksim/wsksim/wsk"
+)
+
+// peerPID is the user-mode process peers run in unless the trace says
+// otherwise (wsktrace v1: a peer_connect is made by a user-mode process of
+// the machine under test).
+const peerPID = 1000
+
+func (r *replayer) peerProc() *wsk.Process {
+	r.wsInit()
+	if r.ws.peer == nil {
+		if pr := r.p.Process(peerPID); pr != nil {
+			r.ws.peer = pr
+		} else {
+			pr, err := r.p.AddProcess(peerPID, "peer", false)
+			if err != nil {
+				r.ws.peer = r.p.System()
+			} else {
+				r.ws.peer = pr
+			}
+		}
+	}
+	return r.ws.peer
+}
+
+// env replays an env event: the world outside the driver acts.
+func (r *replayer) env(q *qev) {
+	r.wsInit()
+	ev := q.ev
+	f := func(n string) Value { v, _ := ev.Arg(n); return v }
+	fail := func(err error) {
+		r.diverge(ev, "env "+ev.What, "env "+ev.What, "nothing: the model cannot do this here ("+err.Error()+")", docEnv, "")
+	}
+	switch ev.What {
+	case "peer_listen":
+		if _, err := r.p.PeerListen(r.peerProc(), f("addr").AP); err != nil {
+			fail(err)
+		}
+	case "peer_connect":
+		r.registerCallouts(ev)
+		from := f("from").AP
+		if from.IsValid() && !from.Addr().IsUnspecified() {
+			local := false
+			for _, a := range r.p.LocalAddresses() {
+				local = local || a == from.Addr().Unmap()
+			}
+			if !local && !from.Addr().IsLoopback() {
+				if r.p.AddLocalAddress(from.Addr()) == nil {
+					r.learn(from.Addr().String() + " is an address of the machine under test (a peer_connect came from it)")
+				}
+			}
+		}
+		pc, st, err := r.p.PeerConnect(r.peerProc(), from, f("to").AP)
+		if err != nil {
+			fail(err)
+			return
+		}
+		name := f("name").Name
+		if pc == nil {
+			r.note(fmt.Sprintf("peer_connect %s (seq %d) to %v: the model's network answered %v", name, ev.Seq, f("to").AP, st))
+			r.bindObj(name, standin{kind: ObjPeer}, "")
+			return
+		}
+		r.bindObj(name, pc, pc.Name())
+	case "peer_send":
+		pc, ok := r.objs[f("conn").Name].(*wsk.PeerConn)
+		if !ok {
+			fail(fmt.Errorf("%s is not a connection the model has", f("conn").Name))
+			return
+		}
+		data := []byte(nil)
+		if b := f("data"); b.Kind == Buf {
+			data = r.bufferData(b.Buf)
+			if data == nil && b.Buf.Form == BufLen {
+				n := b.Buf.Len
+				if n > scratchCap {
+					n = scratchCap
+				}
+				data = make([]byte, n)
+			}
+		}
+		if !r.spend(uint64(len(data))) {
+			return
+		}
+		if err := pc.Send(data); err != nil {
+			fail(err)
+		}
+	case "peer_close", "peer_reset":
+		pc, ok := r.objs[f("conn").Name].(*wsk.PeerConn)
+		if !ok {
+			fail(fmt.Errorf("%s is not a connection the model has", f("conn").Name))
+			return
+		}
+		if ev.What == "peer_close" {
+			pc.Close()
+		} else {
+			pc.Reset()
+		}
+		r.forget(f("conn").Name)
+	case "redirected_connect":
+		var ctx []byte
+		if c := f("context"); c.Kind == Buf {
+			ctx = r.bufferData(c.Buf)
+		}
+		pid := uint32(wsk.SystemPID)
+		if v, ok := ev.Arg("target_pid"); ok && v.Kind == Int {
+			pid = uint32(v.U)
+		}
+		pc, err := r.p.RedirectedConnect(f("name").Name, f("from").AP, f("original").AP, f("to").AP, f("handle").Name, ctx, pid)
+		if err != nil {
+			fail(err)
+			return
+		}
+		r.bindObj(f("name").Name, pc, pc.Name())
+	case "redirect_policy":
+		var ctx []byte
+		if c := f("context"); c.Kind == Buf {
+			ctx = r.bufferData(c.Buf)
+		}
+		pid := uint32(wsk.SystemPID)
+		if v, ok := ev.Arg("target_pid"); ok && v.Kind == Int {
+			pid = uint32(v.U)
+		}
+		if err := r.e.AddRedirectPolicy(f("handle").Name, f("match").AP, f("to").AP, ctx, pid); err != nil {
+			fail(err)
+		}
+	case "process":
+		pr := r.p.Process(uint32(f("pid").U))
+		if pr == nil {
+			var err error
+			pr, err = r.p.AddProcess(uint32(f("pid").U), f("name").Name, f("elevated").B)
+			if err != nil {
+				fail(err)
+				return
+			}
+		}
+		r.bindObj(f("name").Name, pr, "")
+	case "classify":
+		r.classifyEnv(q)
+	case "classify_return":
+		r.diverge(ev, "env classify_return", "classify_return of "+f("callout").Name,
+			"no classifyFn of "+f("callout").Name+" is running here", docSpec, "a classify_return ends the classify event of the same callout")
+	}
+}
+
+const docEnv = "wsktrace v1, \"env\" (the model must be able to do what the environment did at this point)"

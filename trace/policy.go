@@ -1,0 +1,254 @@
+package trace
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/wsksim/wsksim/sim"
+)
+
+// Open policies. Under a profile that leaves a policy open (the default
+// profile leaves them all open), every option the policy lists is allowed:
+// when a call diverges, the replay learns from Config.PolicyObserver which
+// policies the model read for it, replays the trace from the start with each
+// such policy pinned to each of its other options (the model is
+// deterministic, so replaying the prefix is the snapshot), and accepts the
+// first option under which that call conforms. The report then says
+// "P-X: the trace took option Y (model default Z)".
+
+// maxRetryBuffer bounds how much of a trace that cannot be re-read (stdin) is
+// kept in memory for replaying it again; a longer one is replayed once.
+const maxRetryBuffer = 8 << 20
+
+// maxRetries bounds the replays of one trace (each accepted option may
+// expose a divergence further on that another policy explains).
+const maxRetries = 64
+
+type polRead struct {
+	seq uint64
+	id  string
+	opt int
+}
+
+// observePolicy is the world's PolicyObserver.
+func (r *replayer) observePolicy(id string, opt int) {
+	var seq uint64
+	if r.cur != nil {
+		seq = r.cur.ev.Seq
+	}
+	if n := len(r.polLog); n > 0 && r.polLog[n-1].seq == seq && r.polLog[n-1].id == id {
+		return
+	}
+	r.polLog = append(r.polLog, polRead{seq: seq, id: id, opt: opt})
+	if len(r.polLog) > 4096 {
+		r.polLog = append(r.polLog[:0], r.polLog[len(r.polLog)-2048:]...)
+	}
+}
+
+// callSeqOf is the seq of the call an event showing an outcome belongs to.
+func (r *replayer) callSeqOf(at *Event) uint64 {
+	if at == nil {
+		return 0
+	}
+	switch at.Kind {
+	case EvReturn:
+		return at.Call
+	case EvComplete:
+		if s, ok := r.irpCall[at.IRP]; ok {
+			return s
+		}
+	}
+	if r.cur != nil && r.cur.ev.Seq < at.Seq {
+		return r.cur.ev.Seq
+	}
+	return at.Seq
+}
+
+// divergencePolicies are the policies the model read for the divergent call
+// (from its call to the event being replayed when it diverged), with the
+// option in force, in the order first read.
+func (r *replayer) divergencePolicies() []polRead {
+	var out []polRead
+	seen := map[string]bool{}
+	cur := ^uint64(0)
+	if r.cur != nil {
+		cur = r.cur.ev.Seq
+	}
+	for _, p := range r.polLog {
+		if (p.seq >= r.divFrom && p.seq <= cur) || (r.divFrom == 0 && p.seq == 0) {
+			if !seen[p.id] {
+				seen[p.id] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// PolicyTaken is an open policy whose option the replay took from the trace.
+type PolicyTaken struct {
+	Policy  string `json:"policy"`
+	Option  string `json:"option"`
+	Default string `json:"default"`
+}
+
+// source replays a trace more than once: by seeking, or from a buffered copy.
+type source struct {
+	rd     io.Reader
+	seeker io.ReadSeeker
+	start  int64
+	buf    bytes.Buffer
+	over   bool
+}
+
+func newSource(rd io.Reader) *source {
+	s := &source{rd: rd}
+	if sk, ok := rd.(io.ReadSeeker); ok {
+		if off, err := sk.Seek(0, io.SeekCurrent); err == nil {
+			s.seeker, s.start = sk, off
+		}
+	}
+	return s
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	n, err := s.rd.Read(p)
+	if s.seeker == nil && !s.over {
+		if s.buf.Len()+n > maxRetryBuffer {
+			s.over = true
+			s.buf = bytes.Buffer{}
+		} else {
+			s.buf.Write(p[:n])
+		}
+	}
+	return n, err
+}
+
+// again returns a reader of the whole trace, or false when it cannot be read
+// again (not seekable, and longer than maxRetryBuffer).
+func (s *source) again() (io.Reader, bool) {
+	if s.seeker != nil {
+		if _, err := s.seeker.Seek(s.start, io.SeekStart); err != nil {
+			return nil, false
+		}
+		return s.seeker, true
+	}
+	if !s.over {
+		var tmp [32 << 10]byte
+		for !s.over {
+			n, err := s.Read(tmp[:])
+			if n == 0 && err != nil {
+				break
+			}
+		}
+	}
+	if s.over {
+		return nil, false
+	}
+	return bytes.NewReader(s.buf.Bytes()), true
+}
+
+func replayWithRetries(rd io.Reader, opts Options) (*Report, error) {
+	src := newSource(rd)
+	rp := replayOnce(src, opts)
+	pinned := map[string]bool{}
+	for id := range opts.Pins {
+		pinned[id] = true
+	}
+	if prof, ok := profiles[rp.rep.Profile]; ok {
+		for id := range prof() {
+			pinned[id] = true
+		}
+	}
+	var taken []PolicyTaken
+	var retryNotes []string
+	runs := 1
+	for rp.rep.Verdict == Diverges && runs < maxRetries {
+		cands := rp.divergencePolicies()
+		var open []polRead
+		for _, c := range cands {
+			if !pinned[c.id] {
+				open = append(open, c)
+			}
+		}
+		if len(open) == 0 {
+			break
+		}
+		div := rp.rep.Divergence
+		var next *replayer
+		var took PolicyTaken
+	search:
+		for _, c := range open {
+			pol, ok := sim.LookupPolicy(c.id)
+			if !ok {
+				continue
+			}
+			for k, opt := range pol.Options {
+				if k == c.opt {
+					continue
+				}
+				in, ok := src.again()
+				if !ok {
+					retryNotes = append(retryNotes, fmt.Sprintf("the trace could not be read again (it is not seekable and longer than %d bytes), so the other options of %s were not tried", maxRetryBuffer, c.id))
+					break search
+				}
+				o := opts
+				o.Pins = map[string]string{}
+				for id, v := range opts.Pins {
+					o.Pins[id] = v
+				}
+				o.Pins[c.id] = opt
+				runs++
+				try := replayOnce(in, o)
+				if try.rep.Verdict == Unusable {
+					continue
+				}
+				if d := try.rep.Divergence; d == nil || d.Seq > div.Seq || (d.Seq == div.Seq && d.Line > div.Line) {
+					next = try
+					took = PolicyTaken{Policy: c.id, Option: opt, Default: pol.Options[pol.Default]}
+					opts = o
+					break search
+				}
+				if runs >= maxRetries {
+					break search
+				}
+			}
+		}
+		if next == nil {
+			break
+		}
+		pinned[took.Policy] = true
+		taken = append(taken, took)
+		rp = next
+	}
+	rep := rp.rep
+	rep.Policies = taken
+	if d := rep.Divergence; d != nil {
+		for _, c := range rp.divergencePolicies() {
+			pol, ok := sim.LookupPolicy(c.id)
+			if !ok || c.opt < 0 || c.opt >= len(pol.Options) {
+				continue
+			}
+			s := c.id + "=" + pol.Options[c.opt]
+			if pinned[c.id] {
+				s += " (pinned)"
+			} else {
+				s += " (every other option tried)"
+			}
+			d.Policies = append(d.Policies, s)
+		}
+	}
+	if len(taken) > 0 {
+		var parts []string
+		for _, t := range taken {
+			parts = append(parts, t.Policy+"="+t.Option)
+		}
+		sort.Strings(parts)
+		rep.Notes = append(rep.Notes, fmt.Sprintf("replayed %d times to find the options of open policies the trace took (%s)", runs, strings.Join(parts, ", ")))
+	}
+	rep.Notes = append(rep.Notes, retryNotes...)
+	return rep, nil
+}

@@ -331,8 +331,24 @@ func (e *Engine) acquireWritable(classifyHandle uint64, filterId uint64, flags u
 func (e *Engine) FwpsApplyModifiedLayerData0(classifyHandle uint64, modifiedLayerData *FWPS_CONNECT_REQUEST0, flags uint32) {
 	f := e.w.Begin("FwpsApplyModifiedLayerData0")
 	if e.w.Tracing() {
-		e.w.TraceCall(f, sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))),
-			sim.F("modifiedLayerData", sim.Bool(modifiedLayerData != nil)), sim.F("flags", sim.Int(uint64(flags))))
+		args := []sim.Field{sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))),
+			sim.F("modifiedLayerData", sim.Bool(modifiedLayerData != nil)), sim.F("flags", sim.Int(uint64(flags)))}
+		if v := modifiedLayerData; v != nil {
+			// wsksim's extension (docs/wsktrace.md): what the callout wrote,
+			// so a replay can redirect as the driver did.
+			h, ctx := sim.Null(), sim.Null()
+			if v.LocalRedirectHandle != nil {
+				h = sim.Str(v.LocalRedirectHandle.Name())
+			}
+			if v.LocalRedirectContext != nil && !v.LocalRedirectContext.freed {
+				ctx = sim.Hex(v.LocalRedirectContext.data, "")
+			}
+			args = append(args, sim.F("connectRequest", sim.Object(
+				sim.F("remoteAddressAndPort", sim.Str(v.RemoteAddressAndPort.String())),
+				sim.F("localRedirectTargetPID", sim.Int(uint64(v.LocalRedirectTargetPID))),
+				sim.F("localRedirectHandle", h), sim.F("localRedirectContext", ctx))))
+		}
+		e.w.TraceCall(f, args...)
 	}
 	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	e.apply(classifyHandle, modifiedLayerData, flags)
@@ -443,8 +459,12 @@ func (e *Engine) FwpsPendClassify0(classifyHandle uint64, filterId uint64, flags
 func (e *Engine) FwpsCompleteClassify0(classifyHandle uint64, flags uint32, classifyOut *ClassifyOut) {
 	f := e.w.Begin("FwpsCompleteClassify0")
 	if e.w.Tracing() {
-		e.w.TraceCall(f, sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))), sim.F("flags", sim.Int(uint64(flags))),
-			sim.F("classifyOut", sim.Bool(classifyOut != nil)))
+		args := []sim.Field{sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))), sim.F("flags", sim.Int(uint64(flags))),
+			sim.F("classifyOut", sim.Bool(classifyOut != nil))}
+		if classifyOut != nil { // wsksim's extension: the decision the callout completed with
+			args = append(args, sim.F("actionType", sim.Int(uint64(classifyOut.ActionType))), sim.F("rights", sim.Int(uint64(classifyOut.Rights))))
+		}
+		e.w.TraceCall(f, args...)
 	}
 	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	cs := e.lookupCH(classifyHandle)
@@ -668,6 +688,8 @@ func (e *Engine) AddRedirectPolicy(handle string, match, to netip.AddrPort, cont
 		return err
 	}
 	flt.policy = p
+	e.w.TraceEnv("redirect_policy", sim.F("handle", sim.Str(handle)), sim.F("match", sim.Str(match.String())),
+		sim.F("to", sim.Str(to.String())), sim.F("context", sim.Hex(context, "")), sim.F("target_pid", sim.Int(uint64(targetPID))))
 	return nil
 }
 

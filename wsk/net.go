@@ -710,6 +710,18 @@ func (p *Provider) RedirectedConnect(name string, from, original, to netip.AddrP
 	if !from.IsValid() || !original.IsValid() || !to.IsValid() {
 		return nil, fmt.Errorf("wsk.RedirectedConnect: invalid address (from %v, original %v, to %v)", from, original, to)
 	}
+	if handle == "" {
+		return nil, fmt.Errorf("wsk.RedirectedConnect: empty redirect handle name")
+	}
+	// Every check comes before anything happens (a name taken, an env event
+	// written, a flow recorded), so a refused call leaves no trace.
+	l := p.net.findListener(to)
+	if l == nil {
+		return nil, fmt.Errorf("wsk.RedirectedConnect: nothing listens on %v", to)
+	}
+	if len(l.backlog) >= p.net.backlog {
+		return nil, fmt.Errorf("wsk.RedirectedConnect: the backlog of %v is full", to)
+	}
 	if name == "" {
 		name = sim.Name("peer", p.w.NextName("peer"))
 	}
@@ -718,14 +730,7 @@ func (p *Provider) RedirectedConnect(name string, from, original, to netip.AddrP
 	p.w.TraceEnv("redirected_connect", fields...)
 	rec, err := p.e.IssueRedirect(handle, from, original, to, context, targetPID, nil)
 	if err != nil {
-		return nil, fmt.Errorf("wsk.RedirectedConnect: %v", err)
-	}
-	l := p.net.findListener(to)
-	if l == nil {
-		return nil, fmt.Errorf("wsk.RedirectedConnect: nothing listens on %v", to)
-	}
-	if len(l.backlog) >= p.net.backlog {
-		return nil, fmt.Errorf("wsk.RedirectedConnect: the backlog of %v is full", to)
+		panic("wsk: internal: IssueRedirect refused checked arguments: " + err.Error())
 	}
 	c := &conn{redirected: true, open: 2, records: rec}
 	if context != nil {

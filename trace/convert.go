@@ -195,6 +195,36 @@ func (c *converter) completeOf(e *Event, irpName string) (int, bool) {
 	return -1, false
 }
 
+// closedFirst reports whether WskCloseSocket of the socket of the WSK call
+// IRP irpName was last given to comes between the current event and event k
+// (the IRP's STATUS_CANCELLED complete): then the close cancelled the call,
+// not the IoCancelIrp being converted (see replayer.cancelWins).
+func (c *converter) closedFirst(irpName string, k int) bool {
+	sock := ""
+	for j := c.at - 1; j >= 0; j-- {
+		x := c.evs[j]
+		if x.Kind != EvCall || !usesIRP(x, irpName) || x.spec == nil || x.spec.group != "wsk" {
+			continue
+		}
+		if v, ok := x.Arg("Socket"); ok && v.Kind == Name {
+			sock = v.Name
+		}
+		break
+	}
+	if sock == "" {
+		return false
+	}
+	for j := c.at + 1; j < k; j++ {
+		x := c.evs[j]
+		if x.Kind == EvCall && x.Fn == "WskCloseSocket" {
+			if v, ok := x.Arg("Socket"); ok && v.Kind == Name && v.Name == sock {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 var familyChoice = map[string]string{
 	"WskSocket": "wsk.socket.complete", "WskSocketConnect": "wsk.socket.complete", "WskBind": "wsk.bind.complete",
 	"WskListen": "wsk.listen.complete", "WskConnect": "wsk.connect.complete", "WskAccept": "wsk.accept.complete",
@@ -319,10 +349,10 @@ func (c *converter) call(e *Event) {
 		}
 		c.cmd("set-routine irp=%s return=%s on=(%s)", c.n(arg("Irp")), rr, strings.Join(on, ","))
 	case "IoCancelIrp":
-		if k, _ := c.completeOf(e, name(arg("Irp"))); k >= 0 {
+		if k, before := c.completeOf(e, name(arg("Irp"))); k >= 0 {
 			v := "ignore"
-			if c.evs[k].Status == nt.STATUS_CANCELLED {
-				v = "cancel"
+			if c.evs[k].Status == nt.STATUS_CANCELLED && (before || !c.closedFirst(name(arg("Irp")), k)) {
+				v = "cancel" // the replay's rule (cancelWins)
 			}
 			c.cmd("pin choice=wsk.cancel value=%s", v)
 		}

@@ -24,12 +24,6 @@ func TestConvertRuns(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			if name == "wsk-redirect-policy-proxy" {
-				// wfp.Engine.AddRedirectPolicy (the scenario's redirect-policy)
-				// writes no env redirect_policy event, so the run's own trace
-				// cannot be replayed; see docs/oracle.md, "limits".
-				t.Skip("wfp.AddRedirectPolicy does not trace env redirect_policy")
-			}
 			data, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)

@@ -383,12 +383,39 @@ func (r *replayer) traceNames(ns []string) []string {
 	return out
 }
 
-// renameIn replaces the model's display names of objs in text by their
-// trace names (whole words only).
+// renameIn replaces the model's display names in text by their trace names:
+// every whole word that is the display name of an object the trace named
+// (the violation's objects, and others its detail mentions, such as the
+// socket of a hop in WFP-FLOW-UNFINISHED), in one pass, then the names of
+// objs that are not single words.
 func (r *replayer) renameIn(text string, objs []string) string {
+	if len(r.rev) > 0 {
+		var b strings.Builder
+		last, changed := 0, false
+		for k := 0; k < len(text); {
+			if !isNameByte(text[k]) {
+				k++
+				continue
+			}
+			end := k
+			for end < len(text) && isNameByte(text[end]) {
+				end++
+			}
+			if t, ok := r.rev[text[k:end]]; ok && t != text[k:end] {
+				b.WriteString(text[last:k])
+				b.WriteString(t)
+				last, changed = end, true
+			}
+			k = end
+		}
+		if changed {
+			b.WriteString(text[last:])
+			text = b.String()
+		}
+	}
 	for _, n := range objs {
 		t, ok := r.rev[n]
-		if !ok || t == n {
+		if !ok || t == n || isWord(n) {
 			continue
 		}
 		var b strings.Builder
@@ -412,6 +439,15 @@ func (r *replayer) renameIn(text string, objs []string) string {
 		text = b.String()
 	}
 	return text
+}
+
+func isWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isNameByte(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func isNameByte(c byte) bool {

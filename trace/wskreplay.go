@@ -933,20 +933,55 @@ func blobWhat(k blobKey) string {
 }
 
 // cancelWins answers choice point wsk.cancel for the IoCancelIrp being
-// replayed: the cancel wins when the trace completes the IRP with
-// STATUS_CANCELLED.
+// replayed. A cancel that wins completes the IRP with STATUS_CANCELLED from
+// its cancel routine, inside IoCancelIrp (the model takes the call's effect
+// back at that moment), so the trace shows that complete before
+// IoCancelIrp's return. A STATUS_CANCELLED complete shown after the return
+// is the cancel routine running late only when nothing else explains it:
+// when WskCloseSocket of the call's socket comes first, the cancel lost and
+// the close cancelled the call (P-CLOSE); the call's effect (a bind, a
+// connection) stayed in place until then, and the calls in between saw it.
 func (r *replayer) cancelWins() int {
+	const win, lose = 0, 1
 	if r.cur == nil || r.cur.ev.Kind != EvCall {
-		return 0
+		return win
 	}
 	iv, _ := r.cur.ev.Arg("Irp")
 	if iv.Kind != Name {
-		return 0
+		return win
 	}
-	if c := r.findComplete(iv.Name); c != nil && c.ev.Kind == EvComplete && c.ev.Status != nt.STATUS_CANCELLED {
-		return 1
+	c := r.findComplete(iv.Name)
+	if c == nil || c.ev.Kind != EvComplete {
+		return win
 	}
-	return 0
+	if c.ev.Status != nt.STATUS_CANCELLED {
+		return lose
+	}
+	if ret := r.findReturn(r.cur.ev.Seq); ret == nil || c.ev.Seq < ret.ev.Seq {
+		return win
+	}
+	w := r.ws.calls[iv.Name]
+	if w == nil {
+		return win
+	}
+	sv, ok := w.ev.Arg("Socket")
+	if !ok || sv.Kind != Name {
+		return win
+	}
+	first := r.scan(func(q *qev) bool {
+		if q == c {
+			return true
+		}
+		if q.ev.Kind != EvCall || q.ev.Fn != "WskCloseSocket" {
+			return false
+		}
+		v, _ := q.ev.Arg("Socket")
+		return v.Kind == Name && v.Name == sv.Name
+	})
+	if first != nil && first != c {
+		return lose
+	}
+	return win
 }
 
 // finishNotes adds what the replay could not check to the report.

@@ -398,8 +398,12 @@ func rightsName(r uint32) string {
 
 // classifyFn runs a declared callout.
 func (in *Interp) classifyFn(cs *calloutSpec, cl *wfp.Classify) {
-	head := fmt.Sprintf("%s classifyFn at %v (filter %d): pid %d, %v -> %v, flags %s, rights %s", cs.name, cl.Layer, cl.Filter.FilterId,
-		cl.Meta.ProcessId, cl.LocalAddress, cl.RemoteAddress, flagNames(cl.Flags), rightsName(cl.Out.Rights))
+	addrs := fmt.Sprintf("%v -> %v", cl.LocalAddress, cl.RemoteAddress)
+	if !cl.RemoteAddress.IsValid() { // ALE_BIND_REDIRECT: a bind has no remote address
+		addrs = fmt.Sprintf("bind %v", cl.LocalAddress)
+	}
+	head := fmt.Sprintf("%s classifyFn at %v (filter %d): pid %d, %s, flags %s, rights %s", cs.name, cl.Layer, cl.Filter.FilterId,
+		cl.Meta.ProcessId, addrs, flagNames(cl.Flags), rightsName(cl.Out.Rights))
 	var rec *wfp.RedirectRecords
 	if cl.Meta.Present(nt.FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE) {
 		rec = cl.Meta.RedirectRecords

@@ -146,6 +146,15 @@ type classifyRun struct {
 
 	completedInFn bool
 
+	// The bind classify (ClassifyBind): req carries Socket, ProcessID and
+	// Local; bcur is the latest FWPS_BIND_REQUEST0.
+	bind     bool
+	proto    uint8
+	bcur     *FWPS_BIND_REQUEST0
+	borig    *FWPS_BIND_REQUEST0
+	bres     BindResult
+	origBind FWPS_BIND_REQUEST0
+
 	// Storage the run's pointers refer to, allocated with the run.
 	origReq FWPS_CONNECT_REQUEST0
 	resBuf  ConnectResult
@@ -251,7 +260,11 @@ func (r *classifyRun) startLayer(l Layer) {
 	if r.records != nil {
 		r.flags |= nt.FWP_CONDITION_FLAG_IS_PROXY_CONNECTION
 	}
-	if l.isConnectRedirect() {
+	if l.isBindRedirect() {
+		r.origBind = FWPS_BIND_REQUEST0{LocalAddressAndPort: r.req.Local}
+		r.bcur = &r.origBind
+		r.borig = r.bcur
+	} else if l.isConnectRedirect() {
 		r.origReq = FWPS_CONNECT_REQUEST0{LocalAddressAndPort: r.req.Local, RemoteAddressAndPort: r.req.Remote}
 		r.cur = &r.origReq
 		r.orig = r.cur
@@ -282,6 +295,10 @@ func (r *classifyRun) advance() {
 			if r.action == FWP_ACTION_BLOCK && r.rights&FWPS_RIGHT_ACTION_WRITE == 0 {
 				break
 			}
+		}
+		if r.layer.isBindRedirect() {
+			r.finishBind(r.action == FWP_ACTION_BLOCK)
+			return
 		}
 		if r.layer.isConnectRedirect() {
 			if !r.reauthed && r.action != FWP_ACTION_BLOCK {
@@ -322,10 +339,14 @@ func (r *classifyRun) invoke(f *Filter, flags uint32) bool {
 	inv := &invocation{out: ClassifyOut{ActionType: FWP_ACTION_CONTINUE, Rights: r.rights, FilterId: f.FilterId},
 		cc: ClassifyContext{run: r, filter: f}}
 	out, cc, c := &inv.out, &inv.cc, &inv.c
+	proto := uint8(nt.IPPROTO_TCP)
+	if r.proto != 0 {
+		proto = r.proto
+	}
 	*c = Classify{Layer: r.layer, LocalAddress: r.req.Local, RemoteAddress: r.req.Remote,
-		Protocol: uint8(nt.IPPROTO_TCP), Flags: flags, Meta: r.meta, Filter: f, ClassifyContext: cc, Out: out, Engine: e}
+		Protocol: proto, Flags: flags, Meta: r.meta, Filter: f, ClassifyContext: cc, Out: out, Engine: e}
 	if !r.layer.isConnectRedirect() {
-		c.RemoteAddress = r.remote
+		c.RemoteAddress = r.remote // the zero AddrPort at the bind layers
 	}
 	traced := e.w.Tracing() && !f.Callout.builtin
 	if traced {
@@ -348,7 +369,7 @@ func (r *classifyRun) invoke(f *Filter, flags uint32) bool {
 	// Handles of this invocation: writable data not applied by now is a
 	// pairing violation unless the classify is pended.
 	for _, cs := range e.classifies {
-		if cs.run == r && cs.filter == f && cs.writable != nil && !cs.pended {
+		if cs.run == r && cs.filter == f && cs.holding() && !cs.pended {
 			e.unapplied(cs, "classifyFn returned")
 		}
 	}
@@ -566,10 +587,17 @@ func (e *Engine) filterByID(id uint64) *Filter {
 func (e *Engine) traceClassify(c *Classify) {
 	fs := []sim.Field{sim.F("layer", sim.Str(c.Layer.String())), sim.F("callout", sim.Str(c.Filter.Callout.Name)),
 		sim.F("filter", sim.Int(c.Filter.FilterId)),
-		sim.F("local", sim.Str(c.LocalAddress.String())), sim.F("remote", sim.Str(c.RemoteAddress.String())),
-		sim.F("protocol", sim.Str("IPPROTO_TCP")), sim.F("flags", sim.Int(uint64(c.Flags))),
+		sim.F("local", sim.Str(c.LocalAddress.String()))}
+	if !c.Layer.isBindRedirect() { // a bind has no remote address
+		fs = append(fs, sim.F("remote", sim.Str(c.RemoteAddress.String())))
+	}
+	proto := "IPPROTO_TCP"
+	if c.Protocol == uint8(nt.IPPROTO_UDP) {
+		proto = "IPPROTO_UDP"
+	}
+	fs = append(fs, sim.F("protocol", sim.Str(proto)), sim.F("flags", sim.Int(uint64(c.Flags))),
 		sim.F("currentMetadataValues", sim.Int(uint64(c.Meta.CurrentMetadataValues))),
-		sim.F("processId", sim.Int(c.Meta.ProcessId)), sim.F("rights", sim.Int(uint64(c.Out.Rights)))}
+		sim.F("processId", sim.Int(c.Meta.ProcessId)), sim.F("rights", sim.Int(uint64(c.Out.Rights))))
 	if c.Meta.Present(nt.FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE) {
 		fs = append(fs, sim.F("redirectRecords", sim.Int(uint64(len(c.Meta.RedirectRecords.hops)))))
 	}

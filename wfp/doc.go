@@ -4,9 +4,11 @@
 // they call, redirect handles, and the redirect-record store behind
 // SIO_QUERY/SET_WFP_CONNECTION_REDIRECT_RECORDS.
 //
-// It imports only nt and sim. Package wsk calls it: ClassifyConnect for every
-// TCP connect, CheckRecords for SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS, the
-// ConnectResult's Records and Context for the two QUERY IOCTLs on the accepted
+// It imports only nt and sim. Package wsk calls it: ClassifyBind for every
+// bind (ALE_BIND_REDIRECT: a callout may block it or rewrite the local
+// address in FWPS_BIND_REQUEST0, see FwpsAcquireWritableLayerDataPointer0Bind),
+// ClassifyConnect for every TCP connect, CheckRecords for
+// SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS, the ConnectResult's Records and Context for the two QUERY IOCTLs on the accepted
 // socket, EndFlow when both ends are closed, IssueRedirect for the trace's
 // redirected_connect event and AddRedirectPolicy for redirect_policy.
 //

@@ -16,6 +16,7 @@ type classifyState struct {
 	run          *classifyRun
 	filter       *Filter
 	writable     *FWPS_CONNECT_REQUEST0 // acquired, not yet applied
+	writableBind *FWPS_BIND_REQUEST0    // acquired at a bind layer, not yet applied
 	noRight      bool                   // acquired without FWPS_RIGHT_ACTION_WRITE: apply is ignored
 	pended       bool
 	rights       uint32 // rights when the pended classifyFn was called
@@ -40,8 +41,11 @@ func (e *Engine) unapplied(cs *classifyState, when string) {
 	if e.pairing() {
 		e.w.Violate(RuleAcquireWithoutApply, fmt.Sprintf("writable layer data acquired with %s (filter %d) was not applied before %s; the modification is lost", cs.name(), cs.filter.FilterId, when), cs.name())
 	}
-	cs.writable = nil
+	cs.writable, cs.writableBind = nil, nil
 }
+
+// holding reports writable layer data acquired with cs and not yet applied.
+func (cs *classifyState) holding() bool { return cs.writable != nil || cs.writableBind != nil }
 
 // ---- redirect handles ----
 
@@ -244,7 +248,7 @@ func (e *Engine) releaseCH(cs *classifyState) {
 	if cs.pended {
 		e.w.Violate(RuleReleaseWhilePended, fmt.Sprintf("classify handle %s released while its classify is pended; the connect never completes", cs.name()), cs.name())
 	}
-	if cs.writable != nil {
+	if cs.holding() {
 		e.unapplied(cs, "FwpsReleaseClassifyHandle0")
 	}
 	for i, o := range e.classifies {
@@ -273,6 +277,12 @@ func (cs *classifyState) name() string {
 // *writableLayerData, sets classifyOut.ActionType to FWP_ACTION_BLOCK and
 // clears FWPS_RIGHT_ACTION_WRITE. flags must be 0. Every success must be
 // paired with exactly one FwpsApplyModifiedLayerData0 with the same pointer.
+//
+// The DDI's writableLayerData is a PVOID whose type depends on the layer; in
+// Go this function is typed for the connect layers. At ALE_BIND_REDIRECT use
+// FwpsAcquireWritableLayerDataPointer0Bind, which hands out an
+// *FWPS_BIND_REQUEST0 (this one returns STATUS_FWP_INCOMPATIBLE_LAYER there,
+// as at every layer without connect data).
 func (e *Engine) FwpsAcquireWritableLayerDataPointer0(classifyHandle uint64, filterId uint64, flags uint32, writableLayerData **FWPS_CONNECT_REQUEST0, classifyOut *ClassifyOut) nt.Status {
 	f := e.w.Begin("FwpsAcquireWritableLayerDataPointer0")
 	if e.w.Tracing() {
@@ -290,27 +300,11 @@ func (e *Engine) acquireWritable(classifyHandle uint64, filterId uint64, flags u
 	if writableLayerData == nil || classifyOut == nil {
 		return nt.STATUS_FWP_NULL_POINTER
 	}
-	cs := e.lookupCH(classifyHandle)
-	if cs == nil {
-		return nt.STATUS_INVALID_HANDLE
-	}
-	if flags != 0 || filterId != cs.filter.FilterId {
-		return nt.STATUS_INVALID_PARAMETER
+	cs, st := e.acquireCheck(classifyHandle, filterId, flags, false)
+	if st != nt.STATUS_SUCCESS {
+		return st
 	}
 	r := cs.run
-	if !r.layer.isConnectRedirect() || r.finished {
-		return nt.STATUS_FWP_INCOMPATIBLE_LAYER
-	}
-	if cs.writable != nil {
-		e.unapplied(cs, "a second FwpsAcquireWritableLayerDataPointer0")
-	}
-	// The right that counts is the one the callout was called with: after
-	// FwpsPendClassify0 the classifyOut no longer carries it, and the
-	// documented asynchronous flow still acquires the data.
-	cs.noRight = cs.invokeRights&FWPS_RIGHT_ACTION_WRITE == 0
-	if cs.noRight {
-		e.w.Violate(RuleWriteWithoutRight, fmt.Sprintf("FwpsAcquireWritableLayerDataPointer0 on %s (filter %d): the classifyFn was called without FWPS_RIGHT_ACTION_WRITE; the modification will be ignored", cs.name(), cs.filter.FilterId), cs.name())
-	}
 	v := *r.cur
 	v.PreviousVersion = nil
 	if r.cur != r.orig {
@@ -322,6 +316,34 @@ func (e *Engine) acquireWritable(classifyHandle uint64, filterId uint64, flags u
 	classifyOut.ActionType = FWP_ACTION_BLOCK
 	classifyOut.Rights &^= FWPS_RIGHT_ACTION_WRITE
 	return nt.STATUS_SUCCESS
+}
+
+// acquireCheck validates an acquire of writable layer data of the kind bind
+// selects (FWPS_BIND_REQUEST0 or FWPS_CONNECT_REQUEST0), drops data still
+// held by the handle (a pairing violation) and records the write right.
+func (e *Engine) acquireCheck(classifyHandle uint64, filterId uint64, flags uint32, bind bool) (*classifyState, nt.Status) {
+	cs := e.lookupCH(classifyHandle)
+	if cs == nil {
+		return nil, nt.STATUS_INVALID_HANDLE
+	}
+	if flags != 0 || filterId != cs.filter.FilterId {
+		return nil, nt.STATUS_INVALID_PARAMETER
+	}
+	r := cs.run
+	if r.finished || (bind && !r.layer.isBindRedirect()) || (!bind && !r.layer.isConnectRedirect()) {
+		return nil, nt.STATUS_FWP_INCOMPATIBLE_LAYER
+	}
+	if cs.holding() {
+		e.unapplied(cs, "a second FwpsAcquireWritableLayerDataPointer0")
+	}
+	// The right that counts is the one the callout was called with: after
+	// FwpsPendClassify0 the classifyOut no longer carries it, and the
+	// documented asynchronous flow still acquires the data.
+	cs.noRight = cs.invokeRights&FWPS_RIGHT_ACTION_WRITE == 0
+	if cs.noRight {
+		e.w.Violate(RuleWriteWithoutRight, fmt.Sprintf("FwpsAcquireWritableLayerDataPointer0 on %s (filter %d): the classifyFn was called without FWPS_RIGHT_ACTION_WRITE; the modification will be ignored", cs.name(), cs.filter.FilterId), cs.name())
+	}
+	return cs, nt.STATUS_SUCCESS
 }
 
 // FwpsApplyModifiedLayerData0 applies the data acquired with
@@ -363,7 +385,7 @@ func (e *Engine) apply(classifyHandle uint64, v *FWPS_CONNECT_REQUEST0, flags ui
 	if cs.writable == nil || v != cs.writable {
 		if e.pairing() {
 			what := "no writable layer data was acquired with it"
-			if cs.writable != nil {
+			if cs.holding() {
 				what = "the pointer is not the one FwpsAcquireWritableLayerDataPointer0 returned"
 			}
 			e.w.Violate(RuleApplyOtherPointer, fmt.Sprintf("FwpsApplyModifiedLayerData0 on %s: %s; nothing applied", cs.name(), what), cs.name())
@@ -474,7 +496,7 @@ func (e *Engine) FwpsCompleteClassify0(classifyHandle uint64, flags uint32, clas
 	}
 	if cs != nil {
 		cs.pended = false
-		if cs.writable != nil {
+		if cs.holding() {
 			e.unapplied(cs, "FwpsCompleteClassify0")
 		}
 		out := ClassifyOut{ActionType: FWP_ACTION_CONTINUE, Rights: cs.rights}

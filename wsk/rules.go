@@ -53,6 +53,7 @@ const (
 	PolicyAfterClose = "P-AFTERCLOSE"
 	PolicyForced     = "P-FORCED"
 	PolicyBadIRP     = "P-BADIRP"
+	PolicyBindBlock  = "P-BINDBLOCK"
 )
 
 // Choice points of this package. Each function family has its own
@@ -186,6 +187,8 @@ func init() {
 		"off; inject consults fault site wsk.forced-close on each socket call, and a hit makes that socket fail every call but WskCloseSocket with STATUS_FILE_FORCED_CLOSED", docBind+"; "+docCtrl)
 	pol(PolicyBadIRP, "A call given an IRP the I/O manager cannot use (NULL, freed, in flight, no stack location).", []string{"STATUS_INVALID_PARAMETER", "STATUS_INVALID_HANDLE"}, 0,
 		"the call returns the status without completing the IRP; the irp package reports the misuse", docIRPs)
+	pol(PolicyBindBlock, "Status of WskBind (or WskSocketConnect) when a callout at ALE_BIND_REDIRECT blocks the bind.", []string{"STATUS_ACCESS_DENIED", "STATUS_INVALID_ADDRESS"}, 0,
+		"the WskBind page lists no status for a bind WFP blocks; user-mode bind reports a filtered bind as WSAEACCES, the Win32 image of STATUS_ACCESS_DENIED, which the model also returns for a connect WFP blocks. STATUS_INVALID_ADDRESS treats the blocked address as unusable. Either way the socket stays unbound", docBind+"; "+docRedirect)
 
 	ch := func(label, doc string, opts ...string) {
 		sim.RegisterChoice(sim.ChoicePoint{Label: label, Options: opts, Doc: doc})
@@ -311,7 +314,7 @@ var statusTable = [numCallKeys][]StatusDoc{
 	ckBind: sockCommon(docBind,
 		StatusDoc{nt.STATUS_ADDRESS_ALREADY_ASSOCIATED, docBind + " (other: the socket is already bound)"},
 		StatusDoc{nt.STATUS_ADDRESS_ALREADY_EXISTS, docSharing + " (INUSE)"},
-		StatusDoc{nt.STATUS_ACCESS_DENIED, docSharing + " (DENIED, CHECK)"},
+		StatusDoc{nt.STATUS_ACCESS_DENIED, docSharing + " (DENIED, CHECK); blocked by WFP at ALE_BIND_REDIRECT (policy P-BINDBLOCK)"},
 		StatusDoc{nt.STATUS_INVALID_ADDRESS, docBind + " (other: not a local address)"},
 		StatusDoc{nt.STATUS_TOO_MANY_ADDRESSES, docBind + " (other: no ephemeral port left)"}),
 	ckListen: sockCommon(docListen),

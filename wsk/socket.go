@@ -1,11 +1,13 @@
 package wsk
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/wsksim/wsksim/irp"
 	"github.com/wsksim/wsksim/nt"
 	"github.com/wsksim/wsksim/sim"
+	"github.com/wsksim/wsksim/wfp"
 )
 
 // Category is a WSK socket category (winsock-kernel-socket-categories).
@@ -565,6 +567,27 @@ func (p *Provider) bindSocket(s *Socket, a netip.AddrPort) nt.Status {
 	if !addr.IsUnspecified() && !p.net.isLocal(addr) {
 		return nt.STATUS_INVALID_ADDRESS
 	}
+	// ALE_BIND_REDIRECT: a callout may block the bind or rewrite the local
+	// address and port, for the socket and so for every connection on it.
+	req := wfp.BindRequest{Socket: s.Name(), ProcessID: s.owner.PID, Local: a, Protocol: uint8(nt.IPPROTO_TCP)}
+	if s.flags&sfUDP != 0 {
+		req.Protocol = uint8(nt.IPPROTO_UDP)
+	}
+	var res wfp.BindResult
+	p.e.ClassifyBind(&req, &res)
+	if res.Blocked {
+		if p.w.PolicyName(PolicyBindBlock) == "STATUS_INVALID_ADDRESS" {
+			return nt.STATUS_INVALID_ADDRESS
+		}
+		return nt.STATUS_ACCESS_DENIED
+	}
+	if res.Local != a {
+		a, addr = res.Local, res.Local.Addr()
+		if !a.IsValid() || addr.Is4() != (s.family == nt.AF_INET) || addr.Is4In6() || (!addr.IsUnspecified() && !p.net.isLocal(addr)) {
+			p.w.TraceNote(fmt.Sprintf("wsk: %s: ALE_BIND_REDIRECT rewrote the local address to %v, which the socket cannot bind", s.Name(), res.Local))
+			return nt.STATUS_INVALID_ADDRESS
+		}
+	}
 	o := bindOpts{reuse: s.flags&sfReuse != 0, excl: s.flags&sfExcl != 0, v6only: s.flags&sfV6Only != 0, shareSD: s.flags&sfShareSD != 0}
 	port, st := p.net.bind(s.flags&sfUDP != 0, addr, a.Port(), o, s)
 	if st != nt.STATUS_SUCCESS {
@@ -592,6 +615,10 @@ func (p *Provider) startListening(s *Socket) {
 // connect time (connection, stream); port 0 picks an ephemeral port. Sharing
 // follows "Sharing Transport Addresses" (SO_REUSEADDR, SO_EXCLUSIVEADDRUSE,
 // SecurityDescriptor); a second bind is STATUS_ADDRESS_ALREADY_ASSOCIATED.
+// WFP classifies the bind at ALE_BIND_REDIRECT (wfp.Engine.ClassifyBind): a
+// callout may rewrite the local address, which is then the socket's (and
+// WskGetLocalAddress's), or block the bind (policy P-BINDBLOCK,
+// STATUS_ACCESS_DENIED by default).
 func (p *Provider) WskBind(s *Socket, localAddress netip.AddrPort, flags uint32, i *irp.IRP) nt.Status {
 	f := p.w.Begin("WskBind")
 	if p.w.Tracing() {

@@ -103,13 +103,7 @@ func (r *classifyRun) finishBind(blocked bool) {
 // FwpsApplyModifiedLayerData0Bind with the same pointer. At any other layer
 // it returns STATUS_FWP_INCOMPATIBLE_LAYER.
 func (e *Engine) FwpsAcquireWritableLayerDataPointer0Bind(classifyHandle uint64, filterId uint64, flags uint32, writableLayerData **FWPS_BIND_REQUEST0, classifyOut *ClassifyOut) nt.Status {
-	f := e.w.Begin("FwpsAcquireWritableLayerDataPointer0")
-	if e.w.Tracing() {
-		e.w.TraceCall(f, sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))), sim.F("filterId", sim.Int(filterId)),
-			sim.F("flags", sim.Int(uint64(flags))), sim.F("writableLayerData", sim.Bool(writableLayerData != nil)),
-			sim.F("classifyOut", sim.Bool(classifyOut != nil)))
-	}
-	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
+	f := e.beginAcquire(classifyHandle, filterId, flags, writableLayerData != nil, classifyOut)
 	st := e.acquireWritableBind(classifyHandle, filterId, flags, writableLayerData, classifyOut)
 	e.w.Return(f, st)
 	return st
@@ -132,9 +126,7 @@ func (e *Engine) acquireWritableBind(classifyHandle uint64, filterId uint64, fla
 	v.ModifierFilterId = 0
 	cs.writableBind = &v
 	*writableLayerData = &v
-	classifyOut.ActionType = FWP_ACTION_BLOCK
-	classifyOut.Rights &^= FWPS_RIGHT_ACTION_WRITE
-	return nt.STATUS_SUCCESS
+	return markAcquired(classifyOut)
 }
 
 // FwpsApplyModifiedLayerData0Bind is FwpsApplyModifiedLayerData0 at

@@ -284,13 +284,7 @@ func (cs *classifyState) name() string {
 // *FWPS_BIND_REQUEST0 (this one returns STATUS_FWP_INCOMPATIBLE_LAYER there,
 // as at every layer without connect data).
 func (e *Engine) FwpsAcquireWritableLayerDataPointer0(classifyHandle uint64, filterId uint64, flags uint32, writableLayerData **FWPS_CONNECT_REQUEST0, classifyOut *ClassifyOut) nt.Status {
-	f := e.w.Begin("FwpsAcquireWritableLayerDataPointer0")
-	if e.w.Tracing() {
-		e.w.TraceCall(f, sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))), sim.F("filterId", sim.Int(filterId)),
-			sim.F("flags", sim.Int(uint64(flags))), sim.F("writableLayerData", sim.Bool(writableLayerData != nil)),
-			sim.F("classifyOut", sim.Bool(classifyOut != nil)))
-	}
-	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
+	f := e.beginAcquire(classifyHandle, filterId, flags, writableLayerData != nil, classifyOut)
 	st := e.acquireWritable(classifyHandle, filterId, flags, writableLayerData, classifyOut)
 	e.w.Return(f, st)
 	return st
@@ -313,6 +307,25 @@ func (e *Engine) acquireWritable(classifyHandle uint64, filterId uint64, flags u
 	v.ModifierFilterId = 0
 	cs.writable = &v
 	*writableLayerData = &v
+	return markAcquired(classifyOut)
+}
+
+// beginAcquire opens and traces a call of FwpsAcquireWritableLayerDataPointer0,
+// whichever layer's data it hands out, and checks its IRQL.
+func (e *Engine) beginAcquire(classifyHandle, filterId uint64, flags uint32, hasOut bool, classifyOut *ClassifyOut) sim.Frame {
+	f := e.w.Begin("FwpsAcquireWritableLayerDataPointer0")
+	if e.w.Tracing() {
+		e.w.TraceCall(f, sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))), sim.F("filterId", sim.Int(filterId)),
+			sim.F("flags", sim.Int(uint64(flags))), sim.F("writableLayerData", sim.Bool(hasOut)),
+			sim.F("classifyOut", sim.Bool(classifyOut != nil)))
+	}
+	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
+	return f
+}
+
+// markAcquired is the documented side effect of a successful acquire: the
+// action becomes FWP_ACTION_BLOCK and FWPS_RIGHT_ACTION_WRITE is cleared.
+func markAcquired(classifyOut *ClassifyOut) nt.Status {
 	classifyOut.ActionType = FWP_ACTION_BLOCK
 	classifyOut.Rights &^= FWPS_RIGHT_ACTION_WRITE
 	return nt.STATUS_SUCCESS

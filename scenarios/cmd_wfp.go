@@ -259,7 +259,9 @@ func cmdSublayer(in *Interp, c *Command, a *args) error {
 //   - release=no never releases the classify handle, twice releases it twice;
 //   - sio-out=pool (sio-len=, sio-bt=NULL) calls
 //     FwpsQueryConnectionSioFormatRedirectRecords0 with the metadata's
-//     records.
+//     records;
+//   - at ALE_BIND_REDIRECT, behaviour=redirect rewrites the writable
+//     FWPS_BIND_REQUEST0's localAddressAndPort to local= (to= unused).
 //
 // Example: callout name=C1 layer=ALE_CONNECT_REDIRECT_V4 handle=H behaviour=redirect to=127.0.0.1:9000 target-pid=500 context=c0ffee
 func cmdCallout(in *Interp, c *Command, a *args) error {
@@ -279,7 +281,8 @@ func cmdCallout(in *Interp, c *Command, a *args) error {
 	cs.layer = l
 	cs.behaviour = choiceArg(a, "behaviour", "redirect", "redirect", "permit", "block", "continue", "query")
 	cs.handle, _ = in.handleArg(a, "handle", false)
-	cs.to, _ = in.addrArg(a, "to", cs.behaviour == "redirect")
+	bind := l == wfp.FWPS_LAYER_ALE_BIND_REDIRECT_V4 || l == wfp.FWPS_LAYER_ALE_BIND_REDIRECT_V6
+	cs.to, _ = in.addrArg(a, "to", cs.behaviour == "redirect" && !bind)
 	cs.targetPID = uint32(a.uint("target-pid", 0))
 	if v, ok := a.hexBytes("context"); ok {
 		cs.ctx = v
@@ -289,7 +292,7 @@ func cmdCallout(in *Interp, c *Command, a *args) error {
 	cs.setPID = a.flag("set-pid", true)
 	cs.apply = choiceArg(a, "apply", "same", "same", "none", "other")
 	cs.checkRight = a.flag("check-right", true)
-	cs.local, _ = in.addrArg(a, "local", false)
+	cs.local, _ = in.addrArg(a, "local", cs.behaviour == "redirect" && bind)
 	cs.pend = a.flag("pend", false)
 	cs.release = choiceArg(a, "release", "yes", "yes", "no", "twice")
 	cs.reauth = a.flag("reauth", false)
@@ -316,7 +319,9 @@ func cmdCallout(in *Interp, c *Command, a *args) error {
 		return err
 	}
 	desc := cs.behaviour
-	if cs.behaviour == "redirect" {
+	if cs.behaviour == "redirect" && bind {
+		desc = "rewrites localAddressAndPort to " + cs.local.String()
+	} else if cs.behaviour == "redirect" {
 		desc += fmt.Sprintf(" to %v", cs.to)
 		if cs.setPID {
 			desc += fmt.Sprintf(" for pid %d", cs.targetPID)
@@ -332,7 +337,7 @@ func cmdCallout(in *Interp, c *Command, a *args) error {
 	if cs.avoid != "checked" {
 		quirks = append(quirks, "avoid-loop="+cs.avoid)
 	}
-	if !cs.setHandle {
+	if !cs.setHandle && !bind {
 		quirks = append(quirks, "no localRedirectHandle")
 	}
 	if !cs.setPID && cs.behaviour == "redirect" {
@@ -344,7 +349,7 @@ func cmdCallout(in *Interp, c *Command, a *args) error {
 	if !cs.checkRight {
 		quirks = append(quirks, "ignores the write right")
 	}
-	if cs.local.IsValid() {
+	if cs.local.IsValid() && !bind {
 		quirks = append(quirks, "local="+cs.local.String())
 	}
 	if cs.pend {
@@ -506,6 +511,10 @@ func (in *Interp) runCallout(cs *calloutSpec, cl *wfp.Classify, rec *wfp.Redirec
 			return
 		}
 	}
+	if cl.Layer == wfp.FWPS_LAYER_ALE_BIND_REDIRECT_V4 || cl.Layer == wfp.FWPS_LAYER_ALE_BIND_REDIRECT_V6 {
+		in.bindRedirect(cs, cl, ch)
+		return
+	}
 	var v *wfp.FWPS_CONNECT_REQUEST0
 	in.call(fmt.Sprintf("FwpsAcquireWritableLayerDataPointer0(classifyHandle, filterId=%d, flags=0, writableLayerData=&data, classifyOut)", cl.Filter.FilterId), func() string {
 		st = e.FwpsAcquireWritableLayerDataPointer0(ch, cl.Filter.FilterId, 0, &v, cl.Out)
@@ -551,6 +560,28 @@ func (in *Interp) runCallout(cs *calloutSpec, cl *wfp.Classify, rec *wfp.Redirec
 		in.releaseCH(cs, ch)
 		in.releaseCH(cs, ch)
 	}
+}
+
+// bindRedirect is behaviour=redirect at ALE_BIND_REDIRECT: the writable
+// FWPS_BIND_REQUEST0 gets localAddressAndPort=local=.
+func (in *Interp) bindRedirect(cs *calloutSpec, cl *wfp.Classify, ch uint64) {
+	var v *wfp.FWPS_BIND_REQUEST0
+	var st nt.Status
+	in.call(fmt.Sprintf("FwpsAcquireWritableLayerDataPointer0(classifyHandle, filterId=%d, flags=0, writableLayerData=&data, classifyOut)", cl.Filter.FilterId), func() string {
+		st = in.eng.FwpsAcquireWritableLayerDataPointer0Bind(ch, cl.Filter.FilterId, 0, &v, cl.Out)
+		return st.String()
+	})
+	if st == nt.STATUS_SUCCESS {
+		v.LocalAddressAndPort = cs.local
+		in.printf("writes localAddressAndPort=%v\n", cs.local)
+		if cs.apply == "none" {
+			in.printf("does not apply the modified data\n")
+		} else {
+			in.call("FwpsApplyModifiedLayerData0(classifyHandle, modifiedLayerData=data, flags=0)", func() string { in.eng.FwpsApplyModifiedLayerData0Bind(ch, v, 0); return "" })
+		}
+		cl.Out.ActionType = wfp.FWP_ACTION_PERMIT
+	}
+	in.releaseCH(cs, ch)
 }
 
 func recName(r *wfp.RedirectRecords) string {

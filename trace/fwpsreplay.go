@@ -25,9 +25,10 @@ type tcallout struct {
 }
 
 type clsFrame struct {
-	tc       *tcallout
-	c        *wfp.Classify
-	writable map[uint64]*wfp.FWPS_CONNECT_REQUEST0
+	tc           *tcallout
+	c            *wfp.Classify
+	writable     map[uint64]*wfp.FWPS_CONNECT_REQUEST0
+	writableBind map[uint64]*wfp.FWPS_BIND_REQUEST0
 }
 
 type fwpsState struct {
@@ -107,6 +108,10 @@ func (r *replayer) classifyEnv(q *qev) {
 		return
 	}
 	f := func(n string) Value { v, _ := ev.Arg(n); return v }
+	if tc.layer.IsBindRedirect() {
+		r.classifyBindEnv(q, tc)
+		return
+	}
 	req := wfp.ConnectRequest{Socket: "classify@" + fmt.Sprint(ev.Seq), ProcessID: uint32(f("processId").U), Local: f("local").AP, Remote: f("remote").AP}
 	if !req.Remote.IsValid() {
 		req.Remote = netip.MustParseAddrPort("0.0.0.0:1")
@@ -122,6 +127,30 @@ func (r *replayer) classifyEnv(q *qev) {
 	if res.Flow != 0 {
 		r.e.EndFlow(res.Flow)
 	}
+}
+
+// classifyBindEnv is classifyEnv at ALE_BIND_REDIRECT: a bind of local for
+// processId that no WskBind of the trace causes.
+func (r *replayer) classifyBindEnv(q *qev, tc *tcallout) {
+	ev := q.ev
+	f := func(n string) Value { v, _ := ev.Arg(n); return v }
+	req := wfp.BindRequest{Socket: "classify@" + fmt.Sprint(ev.Seq), ProcessID: uint32(f("processId").U), Local: f("local").AP}
+	if f("protocol").Name == "IPPROTO_UDP" {
+		req.Protocol = uint8(nt.IPPROTO_UDP)
+	}
+	if !req.Local.IsValid() {
+		req.Local = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+		if tc.layer == wfp.FWPS_LAYER_ALE_BIND_REDIRECT_V6 {
+			req.Local = netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
+		}
+	}
+	r.fw.top = q
+	var res wfp.BindResult
+	r.e.ClassifyBind(&req, &res)
+	if r.fw.top == q && !r.stopped {
+		r.diverge(ev, "env classify", "classify of "+tc.name, "no invocation of "+tc.name+"'s classifyFn for this bind (its filter does not match, or an earlier filter decided)", docClassify, "")
+	}
+	r.fw.top = nil
 }
 
 // calloutFn is the classifyFn of a callout the trace names: it consumes the
@@ -184,7 +213,7 @@ func (r *replayer) calloutFn(tc *tcallout, c *wfp.Classify) {
 			return
 		}
 	}
-	fr := &clsFrame{tc: tc, c: c, writable: map[uint64]*wfp.FWPS_CONNECT_REQUEST0{}}
+	fr := &clsFrame{tc: tc, c: c, writable: map[uint64]*wfp.FWPS_CONNECT_REQUEST0{}, writableBind: map[uint64]*wfp.FWPS_BIND_REQUEST0{}}
 	r.fw.stack = append(r.fw.stack, fr)
 	defer func() { r.fw.stack = r.fw.stack[:len(r.fw.stack)-1] }()
 	outer := r.cur
@@ -354,6 +383,12 @@ func (r *replayer) fwpsCall(q *qev) {
 			}
 		}
 	case "FwpsAcquireClassifyHandle0":
+		if fr == nil && arg("classifyContext").Kind != Null {
+			r.diverge(ev, callName(ev), "a classifyContext with no classify in progress",
+				"FwpsAcquireClassifyHandle0 inside a classifyFn, between an env classify and its classify_return", fwpsDoc(ev.Fn),
+				"the trace shows no classify before this call: the classifyContext is valid only while the engine runs the callout")
+			return
+		}
 		var cc *wfp.ClassifyContext
 		if arg("classifyContext").Kind != Null && fr != nil {
 			cc = fr.c.ClassifyContext
@@ -375,14 +410,18 @@ func (r *replayer) fwpsCall(q *qev) {
 		if fr != nil && (fid == fr.tc.traceFilter || fid == 0 && fr.tc.traceFilter == 0) {
 			fid = fr.tc.filter.FilterId
 		}
+		var out *wfp.ClassifyOut
+		if arg("classifyOut").Kind != Null && fr != nil {
+			out = fr.c.Out
+		}
+		if r.bindLayer(fr, ch) {
+			r.acquireBind(ev, fr, ch, fid, out)
+			return
+		}
 		var v *wfp.FWPS_CONNECT_REQUEST0
 		vp := &v
 		if arg("writableLayerData").Kind == Null {
 			vp = nil
-		}
-		var out *wfp.ClassifyOut
-		if arg("classifyOut").Kind != Null && fr != nil {
-			out = fr.c.Out
 		}
 		st := e.FwpsAcquireWritableLayerDataPointer0(ch, fid, uint32(arg("flags").U), vp, out)
 		if st == nt.STATUS_SUCCESS && v != nil && fr != nil {
@@ -395,6 +434,10 @@ func (r *replayer) fwpsCall(q *qev) {
 		}
 	case "FwpsApplyModifiedLayerData0":
 		ch := r.chOf(arg("classifyHandle"))
+		if _, named := r.objs[arg("modifiedLayerData").Name].(*wfp.FWPS_BIND_REQUEST0); named || r.bindLayer(fr, ch) {
+			r.applyBind(ev, fr, ch)
+			return
+		}
 		var v *wfp.FWPS_CONNECT_REQUEST0
 		switch mv := arg("modifiedLayerData"); mv.Kind {
 		case Bool:
@@ -525,5 +568,68 @@ func (r *replayer) fwpsCall(q *qev) {
 		}
 	default:
 		panic("trace: internal: no FWPS replay for " + ev.Fn)
+	}
+}
+
+// bindLayer reports whether classify handle ch belongs to a classify at
+// ALE_BIND_REDIRECT, where the writable layer data is an FWPS_BIND_REQUEST0:
+// the layer of the handle's classify in the model, else of the classifyFn in
+// progress.
+func (r *replayer) bindLayer(fr *clsFrame, ch uint64) bool {
+	if l, ok := r.e.ClassifyHandleLayer(ch); ok {
+		return l.IsBindRedirect()
+	}
+	return fr != nil && fr.c.Layer.IsBindRedirect()
+}
+
+// acquireBind replays FwpsAcquireWritableLayerDataPointer0 at
+// ALE_BIND_REDIRECT.
+func (r *replayer) acquireBind(ev *Event, fr *clsFrame, ch, fid uint64, out *wfp.ClassifyOut) {
+	var v *wfp.FWPS_BIND_REQUEST0
+	vp := &v
+	if a, _ := ev.Arg("writableLayerData"); a.Kind == Null {
+		vp = nil
+	}
+	fl, _ := ev.Arg("flags")
+	st := r.e.FwpsAcquireWritableLayerDataPointer0Bind(ch, fid, uint32(fl.U), vp, out)
+	if st == nt.STATUS_SUCCESS && v != nil && fr != nil {
+		fr.writableBind[ch] = v
+	}
+	if ret := r.checkFwpsStatus(ev, st); ret != nil && v != nil {
+		if o, ok := ret.ev.OutArg("writableLayerData"); ok && o.Kind == Bind {
+			r.bindObj(o.Name, v, "")
+		}
+	}
+}
+
+// applyBind replays FwpsApplyModifiedLayerData0 at ALE_BIND_REDIRECT: the
+// extension argument bindRequest carries what the callout wrote.
+func (r *replayer) applyBind(ev *Event, fr *clsFrame, ch uint64) {
+	arg := func(n string) Value { v, _ := ev.Arg(n); return v }
+	var v *wfp.FWPS_BIND_REQUEST0
+	switch mv := arg("modifiedLayerData"); mv.Kind {
+	case Bool:
+		if fr != nil {
+			v = fr.writableBind[ch]
+		}
+		if v == nil {
+			v = &wfp.FWPS_BIND_REQUEST0{} // a pointer the engine never handed out
+		}
+	case Name:
+		v, _ = r.objs[mv.Name].(*wfp.FWPS_BIND_REQUEST0)
+	}
+	if br := arg("bindRequest"); br.Kind == Struct && v != nil {
+		if a, ok := br.Field("localAddressAndPort"); ok && a.Kind == Addr {
+			v.LocalAddressAndPort = a.AP
+		}
+		if a, ok := br.Field("portReservationToken"); ok && a.Kind == Int {
+			v.PortReservationToken = a.U
+		}
+	} else if v != nil && br.Kind != Struct {
+		r.note("FwpsApplyModifiedLayerData0 at ALE_BIND_REDIRECT without bindRequest: the replay applies the layer data unchanged (log bindRequest to replay the rewrite)")
+	}
+	r.e.FwpsApplyModifiedLayerData0Bind(ch, v, uint32(arg("flags").U))
+	if fr != nil {
+		delete(fr.writableBind, ch)
 	}
 }

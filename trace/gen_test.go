@@ -232,7 +232,8 @@ var conformingPrograms = map[string]genProgram{
 		d.m.IoFreeIrp(i2)
 		return d.stop()
 	},
-	"fwps-callout": func() []byte { return calloutProgram(false) },
+	"fwps-callout":      func() []byte { return calloutProgram(false) },
+	"fwps-bind-callout": bindCalloutProgram,
 	"wsk-owner-process-reset": func() []byte {
 		d := newDrv("sockets owned by an elevated process (env process), a redirected connection for it, the SET it may make; a peer resets its connection while a receive waits", 13, nil).start()
 		pr, _ := d.p.AddProcess(500, "proxy", true)
@@ -479,6 +480,55 @@ func calloutProgram(bad bool) []byte {
 	return d.stop()
 }
 
+// bindCalloutProgram is a bind-redirect callout driver: at
+// ALE_BIND_REDIRECT_V4 it pins every wildcard-port bind to 10.0.0.1:40000+n
+// (FWPS_BIND_REQUEST0.localAddressAndPort), and leaves a bind with a port
+// alone. The driver binds and connects, reads its local address, and makes a
+// WskSocketConnect, whose bind step is classified too.
+func bindCalloutProgram() []byte {
+	d := newDrv("a bind-redirect callout pins wildcard binds to 10.0.0.1:40000 and up; WskBind, WskGetLocalAddress, WskConnect and WskSocketConnect see the rewrite", 31, syncPolicy("inline")).start()
+	n := uint16(0)
+	co, _ := d.e.RegisterCallout("B1", wfp.FWPS_LAYER_ALE_BIND_REDIRECT_V4, func(c *wfp.Classify) {
+		if c.LocalAddress.Port() != 0 {
+			c.Out.ActionType = wfp.FWP_ACTION_PERMIT
+			return
+		}
+		var ch uint64
+		if c.Engine.FwpsAcquireClassifyHandle0(c.ClassifyContext, 0, &ch) != nt.STATUS_SUCCESS {
+			return
+		}
+		var v *wfp.FWPS_BIND_REQUEST0
+		if c.Engine.FwpsAcquireWritableLayerDataPointer0Bind(ch, c.Filter.FilterId, 0, &v, c.Out) == nt.STATUS_SUCCESS {
+			v.LocalAddressAndPort = netip.AddrPortFrom(ap("10.0.0.1:0").Addr(), 40000+n)
+			n++
+			c.Engine.FwpsApplyModifiedLayerData0Bind(ch, v, 0)
+			c.Out.ActionType = wfp.FWP_ACTION_PERMIT
+		}
+		c.Engine.FwpsReleaseClassifyHandle0(ch)
+	})
+	_, _ = d.e.AddFilter(wfp.Filter{Name: "B1", Callout: co, Weight: 10})
+	_, _ = d.p.PeerListen(d.peer, ap("198.51.100.7:443"))
+	out := d.socket(nt.WSK_FLAG_CONNECTION_SOCKET)
+	d.bind(out, "0.0.0.0:0")
+	la := new(netip.AddrPort)
+	d.p.WskGetLocalAddress(out, la, d.arm())
+	d.wait()
+	d.connect(out, "198.51.100.7:443")
+	fixed := d.socket(nt.WSK_FLAG_CONNECTION_SOCKET)
+	d.bind(fixed, "10.0.0.1:5000")
+	d.p.WskGetLocalAddress(fixed, la, d.arm())
+	d.wait()
+	d.p.WskSocketConnect(d.npi.Client, nt.SOCK_STREAM, nt.IPPROTO_TCP, ap("0.0.0.0:0"), ap("198.51.100.7:443"), 0, nil, nil, nil, nil, nil, d.arm())
+	d.wait()
+	sc := d.p.SocketFromInformation(d.i.IoStatus.Information)
+	d.p.WskGetLocalAddress(sc, la, d.arm())
+	d.wait()
+	d.close(sc)
+	d.close(fixed)
+	d.close(out)
+	return d.stop()
+}
+
 // mutation derives a diverging trace from a model-written one: on the first
 // line after the first line containing after that contains old, old is
 // replaced by new (new "" deletes the line).
@@ -523,6 +573,9 @@ var divergingMutations = map[string]mutation{
 	"env-redirect-policy-elsewhere":    {"wsk-redirect-policy-proxy", "", `"what":"redirect_policy","handle":"P1","match":"198.51.100.7:443","to":"127.0.0.1:9000"`, `"what":"redirect_policy","handle":"P1","match":"198.51.100.7:443","to":"127.0.0.1:9999"`, "the policy redirects to a port nothing listens on, yet the proxy accepts the application's connection"},
 	"env-peer-reset-missing":           {"wsk-owner-process-reset", "", `"what":"peer_reset"`, ``, "without the peer's RST the waiting receive cannot complete"},
 	"policy-pinned-by-profile":         {"policy-open-options", "", `HEADER_PROFILE`, ``, "profile model-defaults pins P-SZ0 to buffer-too-small, so the successful size probe diverges"},
+	"fwps-bind-rewrite-elsewhere":      {"fwps-bind-callout", `"fn":"FwpsApplyModifiedLayerData0"`, `"localAddressAndPort":"10.0.0.1:40000"`, `"localAddressAndPort":"10.0.0.1:41000"`, "the bind callout writes port 41000, yet WskGetLocalAddress reports 40000"},
+	"env-bind-classify-block":          {"fwps-bind-callout", `"what":"classify_return","callout":"B1"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the bind callout blocks the bind, yet WskBind succeeds"},
+	"env-bind-classify-missing":        {"fwps-bind-callout", "", `"what":"classify","layer":"FWPS_LAYER_ALE_BIND_REDIRECT_V4"`, ``, "the model invokes the bind callout, the trace shows no classify"},
 	"env-classify-return-block":        {"fwps-callout", `"what":"classify_return"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the callout blocks the connect, yet the proxy accepts it"},
 }
 

@@ -80,6 +80,7 @@ type replayer struct {
 	rep      *Report
 	stopped  bool
 	nviol    int
+	divViol  int // the model's violation count when the replay diverged
 	choices  map[[2]string]int
 	standins int
 	notes    map[string]bool
@@ -341,13 +342,26 @@ func (r *replayer) diverge(at *Event, call string, observed, allowed, rule, deta
 	}
 	r.rep.Divergence = d
 	r.stopped = true
+	if r.w != nil {
+		r.divViol = r.w.ViolationCount()
+	}
 }
 
 func (r *replayer) collect(at *Event) {
 	if r.w == nil || r.w.ViolationCount() == r.nviol {
 		return
 	}
-	vs := r.w.Violations()[r.nviol:]
+	end := r.w.ViolationCount()
+	if r.rep.Divergence != nil && r.divViol < end {
+		// What the model reports after the divergence comes from unwinding
+		// calls the trace never finished (a classifyFn cut short, say), not
+		// from the trace: leave it out.
+		end = r.divViol
+	}
+	var vs []sim.Violation
+	if end > r.nviol {
+		vs = r.w.Violations()[r.nviol:end]
+	}
 	r.nviol = r.w.ViolationCount()
 	for _, v := range vs {
 		if len(r.rep.Violations) >= r.opts.MaxViolations {

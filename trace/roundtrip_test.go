@@ -8,6 +8,7 @@ import (
 	"github.com/wsksim/wsksim/irp"
 	"github.com/wsksim/wsksim/nt"
 	"github.com/wsksim/wsksim/sim"
+	"github.com/wsksim/wsksim/wfp"
 	"github.com/wsksim/wsksim/wsk"
 	"pgregory.net/rapid"
 )
@@ -101,6 +102,7 @@ func TestRoundTripRapid(t *testing.T) {
 			}
 			return b
 		}
+		calloutDrivers(rt, d)
 		steps := rapid.IntRange(1, 40).Draw(rt, "steps")
 		for s := 0; s < steps; s++ {
 			i := freeIRP()
@@ -243,6 +245,62 @@ func TestRoundTripRapid(t *testing.T) {
 			rt.Fatalf("Replay verdict %v, want %v\n%s\ntrace:\n%s", rep.Verdict, want, txt.String(), out)
 		}
 	})
+}
+
+// calloutDrivers registers, when the draw says so, a callout at
+// ALE_BIND_REDIRECT_V4 and one at ALE_CONNECT_REDIRECT_V4 whose classifyFns
+// decide each classify by a draw: permit, block, rewrite the bind's local
+// address or redirect the connect (applied, or acquired and never applied).
+func calloutDrivers(rt *rapid.T, d *drv) {
+	if rapid.Bool().Draw(rt, "bindCallout") {
+		co, _ := d.e.RegisterCallout("B1", wfp.FWPS_LAYER_ALE_BIND_REDIRECT_V4, func(c *wfp.Classify) {
+			act := rapid.SampledFrom([]string{"permit", "block", "rewrite", "rewrite-noapply"}).Draw(rt, "bindAction")
+			c.Out.ActionType = wfp.FWP_ACTION_PERMIT
+			switch act {
+			case "block":
+				c.Out.ActionType = wfp.FWP_ACTION_BLOCK
+			case "rewrite", "rewrite-noapply":
+				var ch uint64
+				if c.Engine.FwpsAcquireClassifyHandle0(c.ClassifyContext, 0, &ch) != nt.STATUS_SUCCESS {
+					return
+				}
+				var v *wfp.FWPS_BIND_REQUEST0
+				if c.Engine.FwpsAcquireWritableLayerDataPointer0Bind(ch, c.Filter.FilterId, 0, &v, c.Out) == nt.STATUS_SUCCESS {
+					v.LocalAddressAndPort = ap(rapid.SampledFrom([]string{"10.0.0.1:40000", "127.0.0.1:7100", "10.0.0.1:0"}).Draw(rt, "bindTo"))
+					if act == "rewrite" {
+						c.Engine.FwpsApplyModifiedLayerData0Bind(ch, v, 0)
+					}
+					c.Out.ActionType = wfp.FWP_ACTION_PERMIT
+				}
+				c.Engine.FwpsReleaseClassifyHandle0(ch)
+			}
+		})
+		_, _ = d.e.AddFilter(wfp.Filter{Name: "B1", Callout: co, Weight: 10})
+	}
+	if rapid.Bool().Draw(rt, "connectCallout") {
+		co, _ := d.e.RegisterCallout("C1", wfp.FWPS_LAYER_ALE_CONNECT_REDIRECT_V4, func(c *wfp.Classify) {
+			act := rapid.SampledFrom([]string{"permit", "block", "redirect"}).Draw(rt, "connectAction")
+			c.Out.ActionType = wfp.FWP_ACTION_PERMIT
+			switch act {
+			case "block":
+				c.Out.ActionType = wfp.FWP_ACTION_BLOCK
+			case "redirect":
+				var ch uint64
+				if c.Engine.FwpsAcquireClassifyHandle0(c.ClassifyContext, 0, &ch) != nt.STATUS_SUCCESS {
+					return
+				}
+				var v *wfp.FWPS_CONNECT_REQUEST0
+				if c.Engine.FwpsAcquireWritableLayerDataPointer0(ch, c.Filter.FilterId, 0, &v, c.Out) == nt.STATUS_SUCCESS {
+					v.RemoteAddressAndPort = ap("127.0.0.1:7100")
+					v.LocalRedirectTargetPID = wsk.SystemPID
+					c.Engine.FwpsApplyModifiedLayerData0(ch, v, 0)
+					c.Out.ActionType = wfp.FWP_ACTION_PERMIT
+				}
+				c.Engine.FwpsReleaseClassifyHandle0(ch)
+			}
+		})
+		_, _ = d.e.AddFilter(wfp.Filter{Name: "C1", Callout: co, Weight: 10})
+	}
 }
 
 func withoutLeaks(rs []string) (out []string) {

@@ -313,6 +313,7 @@ func (r *replayer) wskCall(q *qev) {
 		s := r.sockOf(arg("Socket"))
 		la := arg("LocalAddress").AP
 		r.learnLocal(ev, la)
+		r.registerCallouts(ev) // a callout at ALE_BIND_REDIRECT classifies the bind
 		iv := arg("Irp")
 		r.hold(iv, &wcall{ev: ev, fn: "WskBind"})
 		st := p.WskBind(s, la, uint32(arg("Flags").U), r.irpOf(iv))

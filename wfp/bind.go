@@ -138,8 +138,17 @@ func (e *Engine) acquireWritableBind(classifyHandle uint64, filterId uint64, fla
 func (e *Engine) FwpsApplyModifiedLayerData0Bind(classifyHandle uint64, modifiedLayerData *FWPS_BIND_REQUEST0, flags uint32) {
 	f := e.w.Begin("FwpsApplyModifiedLayerData0")
 	if e.w.Tracing() {
-		e.w.TraceCall(f, sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))),
-			sim.F("modifiedLayerData", sim.Bool(modifiedLayerData != nil)), sim.F("flags", sim.Int(uint64(flags))))
+		args := []sim.Field{sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))),
+			sim.F("modifiedLayerData", sim.Bool(modifiedLayerData != nil)), sim.F("flags", sim.Int(uint64(flags)))}
+		if v := modifiedLayerData; v != nil {
+			// wsksim's extension (docs/wsktrace.md), the bind twin of
+			// connectRequest: what the callout wrote, so a replay can
+			// rewrite the bind as the driver did.
+			args = append(args, sim.F("bindRequest", sim.Object(
+				sim.F("localAddressAndPort", sim.Str(v.LocalAddressAndPort.String())),
+				sim.F("portReservationToken", sim.Int(v.PortReservationToken)))))
+		}
+		e.w.TraceCall(f, args...)
 	}
 	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	e.applyBind(classifyHandle, modifiedLayerData)

@@ -260,7 +260,7 @@ func (r *classifyRun) startLayer(l Layer) {
 	if r.records != nil {
 		r.flags |= nt.FWP_CONDITION_FLAG_IS_PROXY_CONNECTION
 	}
-	if l.isBindRedirect() {
+	if l.IsBindRedirect() {
 		r.origBind = FWPS_BIND_REQUEST0{LocalAddressAndPort: r.req.Local}
 		r.bcur = &r.origBind
 		r.borig = r.bcur
@@ -296,7 +296,7 @@ func (r *classifyRun) advance() {
 				break
 			}
 		}
-		if r.layer.isBindRedirect() {
+		if r.layer.IsBindRedirect() {
 			r.finishBind(r.action == FWP_ACTION_BLOCK)
 			return
 		}
@@ -588,7 +588,7 @@ func (e *Engine) traceClassify(c *Classify) {
 	fs := []sim.Field{sim.F("layer", sim.Str(c.Layer.String())), sim.F("callout", sim.Str(c.Filter.Callout.Name)),
 		sim.F("filter", sim.Int(c.Filter.FilterId)),
 		sim.F("local", sim.Str(c.LocalAddress.String()))}
-	if !c.Layer.isBindRedirect() { // a bind has no remote address
+	if !c.Layer.IsBindRedirect() { // a bind has no remote address
 		fs = append(fs, sim.F("remote", sim.Str(c.RemoteAddress.String())))
 	}
 	proto := "IPPROTO_TCP"

@@ -34,6 +34,20 @@ func (e *Engine) lookupCH(h uint64) *classifyState {
 	return nil
 }
 
+// ClassifyHandleLayer returns the layer of the classify an acquired classify
+// handle belongs to (false when h is not an acquired handle). It checks
+// nothing and records nothing: a harness, the trace replay for one, uses it
+// to choose the typed entry point (FwpsAcquireWritableLayerDataPointer0 or
+// its Bind twin) for a handle.
+func (e *Engine) ClassifyHandleLayer(h uint64) (Layer, bool) {
+	for _, cs := range e.classifies {
+		if cs.id == h {
+			return cs.run.layer, true
+		}
+	}
+	return 0, false
+}
+
 func (e *Engine) pairing() bool { return e.w.Policy(PolicyPairing) == pairViolation }
 
 // unapplied reports writable layer data that was never applied, and drops it.
@@ -343,7 +357,7 @@ func (e *Engine) acquireCheck(classifyHandle uint64, filterId uint64, flags uint
 		return nil, nt.STATUS_INVALID_PARAMETER
 	}
 	r := cs.run
-	if r.finished || (bind && !r.layer.isBindRedirect()) || (!bind && !r.layer.isConnectRedirect()) {
+	if r.finished || (bind && !r.layer.IsBindRedirect()) || (!bind && !r.layer.isConnectRedirect()) {
 		return nil, nt.STATUS_FWP_INCOMPATIBLE_LAYER
 	}
 	if cs.holding() {

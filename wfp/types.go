@@ -35,7 +35,9 @@ func (l Layer) isConnectRedirect() bool {
 	return l == FWPS_LAYER_ALE_CONNECT_REDIRECT_V4 || l == FWPS_LAYER_ALE_CONNECT_REDIRECT_V6
 }
 
-func (l Layer) isBindRedirect() bool {
+// IsBindRedirect reports whether l is ALE_BIND_REDIRECT_V4 or _V6, where the
+// writable layer data is an FWPS_BIND_REQUEST0.
+func (l Layer) IsBindRedirect() bool {
 	return l == FWPS_LAYER_ALE_BIND_REDIRECT_V4 || l == FWPS_LAYER_ALE_BIND_REDIRECT_V6
 }
 

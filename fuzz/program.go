@@ -68,7 +68,10 @@ import (
 //	                               target pid [500 600 4][p], c bit 0 context c0ffee
 //	23  callout that redirects     t p f: redirect-handle-create, callout behaviour=redirect to
 //	                               (table L) for pid [500 600 4][p] with avoid-loop
-//	                               [checked unchecked off][f%3], filter weight f>>2
+//	                               [checked unchecked off][f%3], filter weight f>>2; when
+//	                               p>>6 == 3, a callout at ALE_BIND_REDIRECT_V4 instead:
+//	                               behaviour [redirect permit block][f] (redirect rewrites the
+//	                               bind's localAddressAndPort to table B'[t])
 //	24  peer-listen                p a: process p (or System), address (table R + L)
 //	25  peer-connect               p a: process p (or System), to (table R + L)
 //	26  peer operation             c k: k [peer-accept on listener c, peer-send text=GET on
@@ -262,6 +265,8 @@ var (
 	bindAddrs   = []string{"127.0.0.1:9000", "0.0.0.0:0", "10.0.0.1:0", "127.0.0.1:9100", "NULL"}
 	sizeTable   = []string{"", "0", "1", "32", "96", "1024", "0xFFFFFFFF", "0x100000000", "0x8000000000000000", "0xFFFFFFFFFFFFFFFF"}
 	pids        = []string{"500", "600", "4"}
+	// bindRewrites (table B') is where a bind-layer callout moves a bind.
+	bindRewrites = []string{"10.0.0.1:40000", "127.0.0.1:9000", "10.0.0.1:0"}
 	// choiceTable is the choice points OpPin pins, with their option names.
 	choiceTable = []struct {
 		label string

@@ -409,6 +409,13 @@ func (r *runner) run(op Op) {
 	case OpCallout:
 		r.callouts++
 		n := strconv.Itoa(r.callouts)
+		if a[1]>>6 == 3 { // a quarter of them at ALE_BIND_REDIRECT_V4
+			if _, ok := r.exec("callout", kv("name", "C"+n), kv("layer", "ALE_BIND_REDIRECT_V4"),
+				kv("behaviour", pick([]string{"redirect", "permit", "block"}, a[2])), kv("local", pick(bindRewrites, a[0]))); ok {
+				r.exec("filter", kv("name", "F"+n), kv("callout", "C"+n), kv("weight", strconv.Itoa(int(a[2]>>2))))
+			}
+			return
+		}
 		args := []scenarios.Arg{kv("name", "C"+n)}
 		if out, ok := r.exec("redirect-handle-create", kv("name", "Hv"+n)); ok && strings.Contains(out, "(Hv"+n+")") {
 			args = append(args, kv("handle", "Hv"+n))

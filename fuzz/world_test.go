@@ -231,6 +231,27 @@ var worldSeeds = []struct {
 		op(OpFreePool, 0, 0),
 		op(OpFreeIRP, 0),
 	}}},
+	// A callout at ALE_BIND_REDIRECT_V4 (operand p = 0xC0) rewrites every
+	// bind to 10.0.0.1:40000; the driver binds a wildcard, reads its local
+	// address and connects from there.
+	{"bind-callout-rewrite", &Program{Seed: 9, Ops: []Op{
+		op(OpRegistration, 0),
+		op(OpCallout, 0, 0xC0, 0), // bind layer, behaviour redirect, local 10.0.0.1:40000
+		op(OpPeerListen, 2, rD443),
+		op(OpAllocIRP, 0),
+		op(OpSetRoutine, 0, all, retMPR),
+		op(OpSocket, connSk, 0, 0),
+		op(OpQueue, qRun),
+		op(OpReuseIRP, 0, rearm),
+		op(OpBind, 0, 1, 0), // 0.0.0.0:0
+		op(OpQueue, qRun),
+		op(OpReuseIRP, 0, rearm),
+		op(OpAddress, 0, 1, 0), // WskGetLocalAddress
+		op(OpQueue, qRun),
+		op(OpReuseIRP, 0, rearm),
+		op(OpConnect, 0, rD443, 0),
+		op(OpQueue, qRun),
+	}}},
 	// A callout that redirects every connect to 198.51.100.7:443 to its
 	// proxy without loop avoidance; the proxy forgets to SET the records, so
 	// its outbound connect is redirected to itself again.
@@ -357,4 +378,22 @@ func TestDecodeEncode(t *testing.T) {
 			t.Errorf("%s: Decode(Encode(p)).Encode() = %x, want %x", s.name, got, b)
 		}
 	}
+}
+
+// TestBindCalloutSeed: operand p>>6 == 3 of OpCallout declares the callout at
+// ALE_BIND_REDIRECT_V4, and its rewrite reaches the socket.
+func TestBindCalloutSeed(t *testing.T) {
+	for _, s := range worldSeeds {
+		if s.name != "bind-callout-rewrite" {
+			continue
+		}
+		text := s.prog.Run().Scenario(s.prog)
+		for _, want := range []string{"layer=ALE_BIND_REDIRECT_V4 behaviour=redirect local=10.0.0.1:40000", "LocalAddress=10.0.0.1:40000", "local 10.0.0.1:40000, remote 198.51.100.7:443"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("bind-callout-rewrite: the printed scenario lacks %q:\n%s", want, text)
+			}
+		}
+		return
+	}
+	t.Fatal("no seed bind-callout-rewrite")
 }

@@ -192,7 +192,17 @@ func (m *Manager) NewPassedDownIrp(stackLocations int) (*IRP, error) {
 	if stackLocations < 0 || stackLocations > 127 {
 		return nil, fmt.Errorf("irp.NewPassedDownIrp: stackLocations %d outside 0..127", stackLocations)
 	}
-	return m.newIRP(stackLocations, false), nil
+	i := m.newIRP(stackLocations, false)
+	// The I/O manager handing the IRP over is the world acting, so it is an
+	// env event (wsksim's extension irp_dispatch, docs/wsktrace.md) that
+	// names the IRP for the calls that follow; its seq is taken traced or
+	// not.
+	if m.w.Tracing() {
+		m.w.TraceEnv("irp_dispatch", sim.F("irp", sim.Str(i.Name())), sim.F("stack_locations", sim.Int(uint64(stackLocations))))
+	} else {
+		m.w.NextSeq()
+	}
+	return i, nil
 }
 
 // checkUse reports use after free and a NULL IRP; it returns false when the IRP

@@ -331,7 +331,7 @@ func TestHalt(t *testing.T) {
 	require.NoError(t, w.SetAction(irp.RuleDoubleComplete, sim.Halt))
 	ran := false
 	w.Schedule(1, sim.TaskFunc(func() { ran = true }))
-	p, _ := m.NewPassedDownIrp(1)
+	p, _ := m.NewPassedDownIrp(1) // seq 1: env irp_dispatch
 	m.IoCompleteRequest(p, nt.STATUS_SUCCESS, 0)
 	require.NoError(t, w.Halted())
 	m.IoCompleteRequest(p, nt.STATUS_SUCCESS, 0)
@@ -341,7 +341,7 @@ func TestHalt(t *testing.T) {
 	assert.Equal(t, irp.RuleDoubleComplete, bc.Violation.Rule)
 	assert.Equal(t, "0x44", bc.Violation.BugCheck)
 	assert.Equal(t, "IoCompleteRequest", bc.Violation.Call)
-	assert.Equal(t, "sim: world halted: IRP-DOUBLE-COMPLETE at seq 2 in IoCompleteRequest [irp1]: IoCompleteRequest on irp1, which was already completed back to the I/O manager (bug check 0x44)", err.Error())
+	assert.Equal(t, "sim: world halted: IRP-DOUBLE-COMPLETE at seq 3 in IoCompleteRequest [irp1]: IoCompleteRequest on irp1, which was already completed back to the I/O manager (bug check 0x44)", err.Error())
 	assert.False(t, w.Step(), "Step after a halt")
 	require.NoError(t, w.RunUntilIdle())
 	w.Advance(10)

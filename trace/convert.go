@@ -331,6 +331,8 @@ func (c *converter) call(e *Event) {
 		}
 	case "IoFreeIrp":
 		c.cmd("free-irp irp=%s", c.n(arg("Irp")))
+	case "IoCompleteRequest":
+		c.cmd("complete-request irp=%s status=%s info=%d", c.n(arg("Irp")), arg("Status").St, arg("Information").U)
 	case "IoReuseIrp":
 		c.cmd("reuse-irp irp=%s status=%s", c.n(arg("Irp")), arg("Iostatus").St)
 	case "IoSetCompletionRoutine":
@@ -619,6 +621,12 @@ func (c *converter) env(e *Event) {
 		c.cmd("redirect-policy handle=%s match=%s to=%s%s%s", f("handle").Name, addrText(f("match")), addrText(f("to")), ctx(), pid())
 	case "process":
 		c.cmd("process name=%s pid=%d%s", c.bind(f("name").Name), f("pid").U, onFlag(f("elevated").B, "elevated"))
+	case "irp_dispatch":
+		n := uint64(1)
+		if v, ok := e.Arg("stack_locations"); ok {
+			n = v.U
+		}
+		c.cmd("passed-down-irp name=%s stack=%d", c.bind(f("irp").Name), n)
 	default:
 		c.comment("no scenario command replays a recorded classifyFn: env %s (seq %d) %s", e.What, e.Seq, argsText(e.Fields))
 	}

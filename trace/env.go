@@ -140,6 +140,21 @@ func (r *replayer) env(q *qev) {
 			}
 		}
 		r.bindObj(f("name").Name, pr, "")
+	case "irp_dispatch":
+		n := f("stack_locations").U
+		if _, ok := ev.Arg("stack_locations"); !ok {
+			n = 1
+		}
+		if n > 127 {
+			fail(fmt.Errorf("stack_locations %d: an IRP has at most 127 stack locations", n))
+			return
+		}
+		i, err := r.m.NewPassedDownIrp(int(n))
+		if err != nil {
+			fail(err)
+			return
+		}
+		r.bindObj(f("irp").Name, i, i.Name())
 	case "classify":
 		r.classifyEnv(q)
 	case "classify_return":

@@ -146,6 +146,8 @@ func init() {
 		{name: "IoFreeIrp", group: "io", args: []param{freeing(irpArg())}, maxIRQ: "DISPATCH_LEVEL"},
 		{name: "IoSetCompletionRoutine", group: "io", args: []param{irpArg(), withDef(a("CompletionRoutine", pPtr), trueValue), a("Context", pPtr),
 			a("InvokeOnSuccess", pBool), a("InvokeOnError", pBool), a("InvokeOnCancel", pBool)}, maxIRQ: "DISPATCH_LEVEL"},
+		// Extension (docs/wsktrace.md): completing a passed-down IRP (env irp_dispatch).
+		{name: "IoCompleteRequest", group: "io", args: []param{irpArg(), a("Status", pStatus), a("Information", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
 		{name: "IoCancelIrp", group: "io", args: []param{irpArg()}, ret: retValue, value: a("value", pBool), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "ExAllocatePool2", group: "pool", args: []param{a("Flags", pInt), a("NumberOfBytes", pInt), a("Tag", pInt)}, ret: retValue, value: nb("value", ObjPool), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "ExFreePoolWithTag", group: "pool", args: []param{freeing(o("P", ObjPool)), a("Tag", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
@@ -234,6 +236,10 @@ func init() {
 		{what: "process", fields: []param{req(label("name", ObjProcess)), req(a("pid", pInt)), a("elevated", pBool)}},
 		// A peer resets its connection (RST), as package wsk traces PeerConn.Reset.
 		{what: "peer_reset", fields: []param{req(freeing(o("conn", ObjPeer)))}},
+		// The I/O manager handed the driver an IRP in a dispatch routine (a
+		// passed-down IRP, irp.Manager.NewPassedDownIrp): the driver owns it
+		// until IoCompleteRequest and may give it to a WSK call.
+		{what: "irp_dispatch", fields: []param{req(label("irp", ObjIRP)), a("stack_locations", pInt)}},
 		// The engine invoked a callout's classifyFn (what package wfp traces).
 		{what: "classify", fields: []param{req(param{name: "layer", kind: pText}), req(param{name: "callout", kind: pText}), a("filter", pInt),
 			a("local", pAddr), a("remote", pAddr), a("protocol", pInt), a("flags", pInt), a("currentMetadataValues", pInt), a("processId", pInt),

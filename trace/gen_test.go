@@ -234,6 +234,18 @@ var conformingPrograms = map[string]genProgram{
 	},
 	"fwps-callout":      func() []byte { return calloutProgram(false) },
 	"fwps-bind-callout": bindCalloutProgram,
+	"irp-passed-down": func() []byte {
+		d := newDrv("a dispatch routine gets an IRP from the I/O manager (env irp_dispatch), gives it to WskSocket with its own completion routine, reclaims it (STATUS_MORE_PROCESSING_REQUIRED) and completes it back with IoCompleteRequest", 32, syncPolicy("pending")).start()
+		p, _ := d.m.NewPassedDownIrp(2)
+		d.m.IoSetCompletionRoutine(p, d.rtn, nil, true, true, true)
+		d.p.WskSocket(d.npi.Client, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP, nt.WSK_FLAG_CONNECTION_SOCKET, nil, nil, nil, nil, nil, p)
+		for p.InFlight() && d.w.Step() {
+		}
+		s := d.p.SocketFromInformation(p.IoStatus.Information)
+		d.m.IoCompleteRequest(p, p.IoStatus.Status, 0)
+		d.close(s)
+		return d.stop()
+	},
 	"wsk-owner-process-reset": func() []byte {
 		d := newDrv("sockets owned by an elevated process (env process), a redirected connection for it, the SET it may make; a peer resets its connection while a receive waits", 13, nil).start()
 		pr, _ := d.p.AddProcess(500, "proxy", true)
@@ -298,6 +310,23 @@ var conformingPrograms = map[string]genProgram{
 // violatingPrograms break contract rules; their traces must replay with
 // exit 3 and exactly the model's violations.
 var violatingPrograms = map[string]genProgram{
+	"irp-passed-down-misuse": func() []byte {
+		d := newDrv("passed-down IRPs misused: freed, completed with STATUS_PENDING, completed while a WSK call holds it, completed twice; a driver-allocated IRP completed", 33, syncPolicy("pending")).start()
+		p, _ := d.m.NewPassedDownIrp(1)
+		d.m.IoFreeIrp(p)
+		d.m.IoCompleteRequest(p, nt.STATUS_PENDING, 0)
+		d.m.IoSetCompletionRoutine(p, d.rtn, nil, true, true, true)
+		d.p.WskSocket(d.npi.Client, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP, nt.WSK_FLAG_CONNECTION_SOCKET, nil, nil, nil, nil, nil, p)
+		d.m.IoCompleteRequest(p, nt.STATUS_SUCCESS, 0) // still in flight
+		for p.InFlight() && d.w.Step() {
+		}
+		s := d.p.SocketFromInformation(p.IoStatus.Information)
+		d.m.IoCompleteRequest(p, nt.STATUS_SUCCESS, 0)
+		d.m.IoCompleteRequest(p, nt.STATUS_SUCCESS, 0)
+		d.close(s)
+		d.m.IoCompleteRequest(d.i, nt.STATUS_SUCCESS, 0)
+		return d.stop()
+	},
 	"wsk-after-close": func() []byte {
 		d := newDrv("WskBind on a socket after WskCloseSocket", 20, nil).start()
 		s := d.socket(nt.WSK_FLAG_CONNECTION_SOCKET)
@@ -576,6 +605,7 @@ var divergingMutations = map[string]mutation{
 	"fwps-bind-rewrite-elsewhere":      {"fwps-bind-callout", `"fn":"FwpsApplyModifiedLayerData0"`, `"localAddressAndPort":"10.0.0.1:40000"`, `"localAddressAndPort":"10.0.0.1:41000"`, "the bind callout writes port 41000, yet WskGetLocalAddress reports 40000"},
 	"env-bind-classify-block":          {"fwps-bind-callout", `"what":"classify_return","callout":"B1"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the bind callout blocks the bind, yet WskBind succeeds"},
 	"env-bind-classify-missing":        {"fwps-bind-callout", "", `"what":"classify","layer":"FWPS_LAYER_ALE_BIND_REDIRECT_V4"`, ``, "the model invokes the bind callout, the trace shows no classify"},
+	"env-irp-dispatch-no-stack":        {"irp-passed-down", "", `"what":"irp_dispatch","irp":"irp2","stack_locations":2`, `"what":"irp_dispatch","irp":"irp2","stack_locations":0`, "the passed-down IRP has no stack location left, yet WskSocket completes it"},
 	"env-classify-return-block":        {"fwps-callout", `"what":"classify_return"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the callout blocks the connect, yet the proxy accepts it"},
 }
 

@@ -109,7 +109,7 @@ func TestRoundTripRapid(t *testing.T) {
 			if i == nil {
 				continue
 			}
-			switch rapid.IntRange(0, 15).Draw(rt, "op") {
+			switch rapid.IntRange(0, 16).Draw(rt, "op") {
 			case 0:
 				fl := rapid.SampledFrom([]uint32{nt.WSK_FLAG_LISTEN_SOCKET, nt.WSK_FLAG_CONNECTION_SOCKET, nt.WSK_FLAG_STREAM_SOCKET, nt.WSK_FLAG_BASIC_SOCKET}).Draw(rt, "flags")
 				d.p.WskSocket(d.npi.Client, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP, fl, nil, nil, nil, nil, nil, i)
@@ -204,6 +204,28 @@ func TestRoundTripRapid(t *testing.T) {
 				}
 			case 15:
 				d.w.Step()
+			case 16:
+				// A passed-down IRP (env irp_dispatch): maybe given to a
+				// WskSocket, then completed back (maybe while in flight, with
+				// STATUS_PENDING, or twice).
+				p, err := d.m.NewPassedDownIrp(rapid.IntRange(0, 2).Draw(rt, "stack"))
+				if err != nil {
+					rt.Fatal(err)
+				}
+				if rapid.Bool().Draw(rt, "pdUse") {
+					d.m.IoSetCompletionRoutine(p, d.rtn, nil, true, true, true)
+					d.p.WskSocket(d.npi.Client, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP, nt.WSK_FLAG_CONNECTION_SOCKET, nil, nil, nil, nil, nil, p)
+					if rapid.Bool().Draw(rt, "pdWait") {
+						for p.InFlight() && d.w.Step() {
+						}
+					}
+					if sk := d.p.SocketFromInformation(p.IoStatus.Information); sk != nil && !p.InFlight() && p.IoStatus.Status.IsSuccess() {
+						socks = append(socks, sk)
+					}
+				}
+				for n := rapid.IntRange(0, 2).Draw(rt, "pdCompletes"); n > 0; n-- {
+					d.m.IoCompleteRequest(p, rapid.SampledFrom([]nt.Status{nt.STATUS_SUCCESS, nt.STATUS_CANCELLED, nt.STATUS_PENDING}).Draw(rt, "pdStatus"), 0)
+				}
 			}
 		}
 		d.w.RunUntilIdle()

@@ -246,6 +246,8 @@ func (r *replayer) call(q *qev) {
 			}
 		}
 		r.m.IoSetCompletionRoutine(r.irpOf(iv), rtn, iv.Name, arg("InvokeOnSuccess").B, arg("InvokeOnError").B, arg("InvokeOnCancel").B)
+	case "IoCompleteRequest":
+		r.m.IoCompleteRequest(r.irpOf(arg("Irp")), arg("Status").St, arg("Information").U)
 	case "IoCancelIrp":
 		i := r.irpOf(arg("Irp"))
 		ret := r.findReturn(ev.Seq)

@@ -19,7 +19,8 @@ type ConnectRequest struct {
 	ProcessID uint32         // owning process id (4 = System: kernel sockets with no OwningProcess)
 	Local     netip.AddrPort // local address (may be unspecified/0 before the stack picks one)
 	Remote    netip.AddrPort // destination
-	Records   []byte         // blob set with SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS; nil if none. Not retained after the call unless copied.
+	Records   []byte         // blob set with SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS (or, for UDP, sent as IP_WFP_REDIRECT_RECORDS control data); nil if none. Not retained after the call unless copied.
+	Protocol  uint8          // IPPROTO_TCP or IPPROTO_UDP (a datagram flow's first datagram); 0 means IPPROTO_TCP
 }
 
 // ConnectResult is the engine's verdict on a ConnectRequest. The slices are

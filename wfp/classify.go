@@ -192,7 +192,7 @@ func (e *Engine) ClassifyConnectAsync(req *ConnectRequest, done func(*ConnectRes
 }
 
 func (e *Engine) classify(req *ConnectRequest, done func(*ConnectResult)) *classifyRun {
-	r := &classifyRun{e: e, req: *req, v6: req.Remote.Addr().Is6() && !req.Remote.Addr().Is4In6(), done: done}
+	r := &classifyRun{e: e, req: *req, proto: req.Protocol, v6: req.Remote.Addr().Is6() && !req.Remote.Addr().Is4In6(), done: done}
 	r.resBuf.Remote = req.Remote
 	r.res = &r.resBuf
 	r.filters = r.filtBuf[:0]

@@ -109,7 +109,19 @@
 // exposes; returning anything else would be a bug in wsksim and panics with
 // "wsk: internal".
 //
-// Not modelled yet: datagram I/O (WskSendTo, WskReceiveFrom), event callbacks
-// (SO_WSK_EVENT_CALLBACK), SIO_ADDRESS_LIST_*, WskControlClient and name
-// resolution.
+// # Datagrams and the UDP redirect path
+//
+// Datagram sockets send with WskSendTo and receive with WskReceiveFrom once
+// bound (datagram.go). The first datagram from a socket to each remote
+// address is a flow that WFP classifies at ALE_CONNECT_REDIRECT with
+// protocol IPPROTO_UDP; a redirected flow's first datagram reaches the
+// proxy with the redirect records and context as control information
+// (IP_WFP_REDIRECT_RECORDS, IP_WFP_REDIRECT_CONTEXT; AppendCMSG and
+// ParseCMSG handle the WSACMSGHDR layout), and the proxy passes the records
+// on as control information of its own first datagram. Peers have UDP
+// endpoints too (PeerUDPBind).
+//
+// Not modelled yet: event callbacks (SO_WSK_EVENT_CALLBACK), WskSendMessages,
+// fixed remote addresses (SIO_WSK_SET_REMOTE_ADDRESS), SIO_ADDRESS_LIST_*,
+// WskControlClient and name resolution.
 package wsk

@@ -40,6 +40,7 @@ type network struct {
 	hosts     map[netip.Addr]bool
 	binds     map[bindKey][]*binding
 	listeners map[netip.AddrPort]*listener
+	udpRemote map[netip.AddrPort]*PeerUDP // remote hosts' UDP endpoints
 	nextPort  int
 	backlog   int
 }
@@ -64,6 +65,7 @@ func (n *network) init(cfg Config) error {
 	}
 	n.binds = map[bindKey][]*binding{}
 	n.listeners = map[netip.AddrPort]*listener{}
+	n.udpRemote = map[netip.AddrPort]*PeerUDP{}
 	n.nextPort = ephemeralFirst
 	n.backlog = cfg.Backlog
 	if n.backlog <= 0 {

@@ -500,6 +500,13 @@ type outs struct {
 	raV    netip.AddrPort
 	sock   *Socket // handed over through Information on success
 	outBuf []byte  // bytes delivered to OutputBuffer (trace only)
+	// WskReceiveFrom's ControlLength, ControlFlags and the control
+	// information delivered (trace only).
+	ctlLen    *uint32
+	ctlLenV   uint32
+	ctlFlags  *uint32
+	ctlFlagsV uint32
+	ctlOut    []byte
 }
 
 type opKind uint8
@@ -509,10 +516,13 @@ const (
 	opAccept                // waits for a connection
 	opReceive               // waits for data
 	opDial                  // waits for a classify a callout pended (WskConnect, WskSocketConnect)
+	opReceiveFrom           // waits for a datagram (WskReceiveFrom)
 )
 
 // waitsForNetwork reports whether serve satisfies o.
-func (o *op) waitsForNetwork() bool { return o.kind == opAccept || o.kind == opReceive }
+func (o *op) waitsForNetwork() bool {
+	return o.kind == opAccept || o.kind == opReceive || o.kind == opReceiveFrom
+}
 
 // op is a pending IRP the provider holds.
 type op struct {
@@ -526,6 +536,8 @@ type op struct {
 	info       uint64
 	o          outs
 	buf        Buf
+	ctl        *irp.Block // WskReceiveFrom's ControlInfo
+	ctlCap     uint32     // and its size
 	ctx, disp  any // WskAccept's AcceptSocketContext / AcceptSocketDispatch
 	undoRecs   bool
 	recGen     uint32
@@ -629,6 +641,8 @@ func (p *Provider) takeBack(o *op) bool {
 			p.kick(e)
 		}
 		return true
+	case ckSendTo:
+		return o.st != nt.STATUS_SUCCESS // a datagram that went out cannot be taken back
 	case ckSocket, ckSocketConnect, ckAccept, ckGetLocal, ckGetRemote, ckCtlQueryRec, ckCtlQueryCtx, ckCtlOption, ckCtlIoctl:
 		return true
 	}
@@ -721,7 +735,18 @@ func (p *Provider) deliver(i *irp.IRP, cl *Client, k callKey, st nt.Status, info
 		if o.osr != nil {
 			*o.osr = o.osrV
 		}
-		if st.IsSuccess() {
+		// A datagram truncated under P-DGTRUNC=STATUS_BUFFER_OVERFLOW still
+		// delivers its outputs (the NT warning for a partial copy).
+		outOK := st.IsSuccess() || st == nt.STATUS_BUFFER_OVERFLOW
+		if outOK {
+			if o.ctlLen != nil {
+				*o.ctlLen = o.ctlLenV
+			}
+			if o.ctlFlags != nil {
+				*o.ctlFlags = o.ctlFlagsV
+			}
+		}
+		if outOK {
 			if o.la != nil {
 				*o.la = o.laV
 			}
@@ -747,8 +772,17 @@ func (p *Provider) deliver(i *irp.IRP, cl *Client, k callKey, st nt.Status, info
 			if st.IsSuccess() && o.la != nil {
 				fs = append(fs, sim.F("LocalAddress", sim.Str(o.laV.String())))
 			}
-			if st.IsSuccess() && o.ra != nil {
+			if outOK && o.ra != nil {
 				fs = append(fs, sim.F("RemoteAddress", sim.Str(o.raV.String())))
+			}
+			if outOK && o.ctlLen != nil {
+				fs = append(fs, sim.F("ControlLength", sim.Int(uint64(o.ctlLenV))))
+				if len(o.ctlOut) > 0 {
+					fs = append(fs, sim.F("ControlInfo", sim.Hex(o.ctlOut, "")))
+				}
+			}
+			if outOK && o.ctlFlags != nil {
+				fs = append(fs, sim.F("ControlFlags", sim.Int(uint64(o.ctlFlagsV))))
 			}
 			if bind != "" || fs != nil {
 				p.m.TraceDetail(i, bind, fs...)

@@ -54,6 +54,8 @@ const (
 	PolicyForced     = "P-FORCED"
 	PolicyBadIRP     = "P-BADIRP"
 	PolicyBindBlock  = "P-BINDBLOCK"
+	PolicyUDPBlock   = "P-UDPBLOCK"
+	PolicyDgTrunc    = "P-DGTRUNC"
 )
 
 // Choice points of this package. Each function family has its own
@@ -71,6 +73,10 @@ const (
 	ChoiceCloseComplete      = "wsk.close.complete"
 	ChoiceAddressComplete    = "wsk.address.complete"
 	ChoiceControlComplete    = "wsk.control.complete"
+	// ChoiceSendToComplete and ChoiceReceiveFromComplete are the datagram
+	// calls' (datagram.go).
+	ChoiceSendToComplete      = "wsk.sendto.complete"
+	ChoiceReceiveFromComplete = "wsk.receivefrom.complete"
 	ChoiceSendPartial        = "wsk.send.partial"
 	ChoiceSendPartialBytes   = "wsk.send.partial-bytes"
 	ChoiceReceivePartial     = "wsk.receive.partial"
@@ -114,6 +120,11 @@ const (
 	docRedirect  = "https://learn.microsoft.com/windows-hardware/drivers/network/using-bind-or-connect-redirection"
 	docCancelIrp = "https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/nf-wdm-iocancelirp"
 	docIOSB      = "https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/ns-wdm-_io_status_block"
+	docSendTo    = "https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_send_to"
+	docRecvFrom  = "https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/nc-wsk-pfn_wsk_receive_from"
+	docBindAddr  = "https://learn.microsoft.com/windows-hardware/drivers/network/binding-a-socket-to-a-transport-address"
+	docW32QRec   = "https://learn.microsoft.com/windows/win32/winsock/sio-query-wfp-connection-redirect-records"
+	docIPOpts    = "https://learn.microsoft.com/windows/win32/winsock/ipproto-ip-socket-options"
 	refPolicies  = "wsk-wfp-semantics.md §11; "
 )
 
@@ -136,8 +147,8 @@ func init() {
 		sim.Rule{ID: RuleAfterClose, Statement: "A socket is used after WskCloseSocket was called on it (including a second close); the provider has freed the WSK_SOCKET (policy P-AFTERCLOSE).", Source: docCloseS + "; " + docClosing, BugCheck: "0xD5 / 0x50 (use after free)", Test: t("TestRules/" + RuleAfterClose)},
 		sim.Rule{ID: RuleCloseDuringCall, Statement: "WskCloseSocket is called while another call on the same socket is still in progress (pending IRPs from earlier calls are allowed; calls in progress are not).", Source: docClosing + "; " + docCloseS, Test: t("TestRules/" + RuleCloseDuringCall)},
 		sim.Rule{ID: RuleCallFromCompletion, Statement: "A WSK function is called from inside an IRP completion routine; the documentation says not to (recursion, stack exhaustion, starvation at DISPATCH_LEVEL).", Source: docIRPs, Test: t("TestRules/" + RuleCallFromCompletion)},
-		sim.Rule{ID: RuleNotBound, Statement: "WskConnect, WskListen or WskAccept is called on a socket that has not been bound with WskBind first.", Source: docBind + "; " + docConnect + "; " + docListen, Test: t("TestRules/" + RuleNotBound)},
-		sim.Rule{ID: RuleReservedFlags, Statement: "A Flags parameter documented as reserved (WskBind, WskConnect, WskAccept, WskListen: must be zero) is not zero.", Source: docBind + "; " + docConnect, Test: t("TestRules/" + RuleReservedFlags)},
+		sim.Rule{ID: RuleNotBound, Statement: "WskConnect, WskListen or WskAccept is called on a socket that has not been bound with WskBind first, or WskSendTo or WskReceiveFrom on an unbound datagram socket (\"a datagram socket must be bound to a local transport address before it can send or receive datagrams\"); the call fails with STATUS_INVALID_DEVICE_STATE.", Source: docBind + "; " + docConnect + "; " + docListen + "; " + docBindAddr, Test: t("TestRules/" + RuleNotBound)},
+		sim.Rule{ID: RuleReservedFlags, Statement: "A Flags parameter documented as reserved (WskBind, WskConnect, WskAccept, WskListen, WskSendTo, WskReceiveFrom: must be zero) is not zero.", Source: docBind + "; " + docConnect + "; " + docSendTo + "; " + docRecvFrom, Test: t("TestRules/" + RuleReservedFlags)},
 		sim.Rule{ID: RuleSetAfterConnect, Statement: "SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS is issued on a socket after WskConnect (or WskSocketConnect) was called on it: the records can no longer reach classification, and the redirect loops (status per P-SETLATE).", Source: docSet + "; " + docRedirect + "; " + docSockConn, Test: t("TestRules/" + RuleSetAfterConnect)},
 		sim.Rule{ID: RuleIRPRequired, Statement: "WskControlSocket is called with Irp == NULL for a request whose page says the IRP is required (the three WFP redirect IOCTLs, SO_REUSEADDR, SO_EXCLUSIVEADDRUSE, SIO_WSK_* IOCTLs); policy P-NOIRP.", Source: docCtrl + "; " + docSet + "; " + docReuse, Test: t("TestRules/" + RuleIRPRequired)},
 		sim.Rule{ID: RuleIRPMustBeNull, Statement: "WskControlSocket is given an IRP for a request whose page says Irp must be NULL (SIO_ADDRESS_LIST_QUERY, SIO_WSK_REGISTER_EXTENSION).", Source: docCtrl + "; " + docAddrList, Test: t("TestRules/" + RuleIRPMustBeNull)},
@@ -189,6 +200,10 @@ func init() {
 		"the call returns the status without completing the IRP; the irp package reports the misuse", docIRPs)
 	pol(PolicyBindBlock, "Status of WskBind (or WskSocketConnect) when a callout at ALE_BIND_REDIRECT blocks the bind.", []string{"STATUS_ACCESS_DENIED", "STATUS_INVALID_ADDRESS"}, 0,
 		"the WskBind page lists no status for a bind WFP blocks; user-mode bind reports a filtered bind as WSAEACCES, the Win32 image of STATUS_ACCESS_DENIED, which the model also returns for a connect WFP blocks. STATUS_INVALID_ADDRESS treats the blocked address as unusable. Either way the socket stays unbound", docBind+"; "+docRedirect)
+	pol(PolicyUDPBlock, "WskSendTo whose new flow WFP blocks at ALE_CONNECT_REDIRECT / ALE_AUTH_CONNECT.", []string{"STATUS_ACCESS_DENIED", "drop"}, 0,
+		"the WskSendTo page names no status for it (\"other status codes\"); user-mode sendto reports a filtered datagram as WSAEACCES, the image of STATUS_ACCESS_DENIED, which the model also returns for a blocked connect. drop completes with STATUS_SUCCESS and loses the datagram. Either way no flow is created, so the next datagram is classified again", docSendTo+"; "+docRedirect)
+	pol(PolicyDgTrunc, "Status of WskReceiveFrom when the datagram is larger than the buffer (MSG_TRUNC).", []string{"STATUS_SUCCESS", "STATUS_BUFFER_OVERFLOW"}, 0,
+		"the WskReceiveFrom page only says the datagram is truncated and MSG_TRUNC set; STATUS_SUCCESS with Information = the bytes copied. STATUS_BUFFER_OVERFLOW is the NT warning for a partial copy (user mode's WSAEMSGSIZE). The rest of the datagram is discarded either way", docRecvFrom)
 
 	ch := func(label, doc string, opts ...string) {
 		sim.RegisterChoice(sim.ChoicePoint{Label: label, Options: opts, Doc: doc})
@@ -205,6 +220,8 @@ func init() {
 		{ChoiceCloseComplete, "WskCloseSocket"},
 		{ChoiceAddressComplete, "WskGetLocalAddress and WskGetRemoteAddress"},
 		{ChoiceControlComplete, "WskControlSocket with an IRP"},
+		{ChoiceSendToComplete, "WskSendTo"},
+		{ChoiceReceiveFromComplete, "WskReceiveFrom (with a datagram already waiting)"},
 	} {
 		ch(c.label, "whether "+c.fn+" completes its IRP before returning (inline) or returns STATUS_PENDING and completes it later; both are documented", "inline", "pending")
 	}
@@ -247,6 +264,8 @@ const (
 	ckCtlQueryCtx
 	ckCtlOption
 	ckCtlIoctl
+	ckSendTo
+	ckReceiveFrom
 	numCallKeys
 )
 
@@ -259,6 +278,7 @@ var callNames = [numCallKeys]string{
 	"WskControlSocket(SIO_QUERY_WFP_CONNECTION_REDIRECT_CONTEXT)",
 	"WskControlSocket(option)",
 	"WskControlSocket(WskIoctl)",
+	"WskSendTo", "WskReceiveFrom",
 }
 
 const (
@@ -343,6 +363,12 @@ var statusTable = [numCallKeys][]StatusDoc{
 		StatusDoc{nt.STATUS_BUFFER_TOO_SMALL, docQRec},
 		StatusDoc{nt.STATUS_ACCESS_DENIED, docQRec + "; policy P-ACC"},
 		StatusDoc{nt.STATUS_INVALID_PARAMETER, "policies P-OSR, P-NOIRP, P-LEVEL"}),
+	ckSendTo: sockCommon(docSendTo,
+		StatusDoc{nt.STATUS_ACCESS_DENIED, docSendTo + " (other: the flow is blocked by WFP, policy P-UDPBLOCK)"},
+		StatusDoc{nt.STATUS_INVALID_BUFFER_SIZE, docSendTo + " (other: more than a datagram holds, WSAEMSGSIZE)"},
+		StatusDoc{nt.STATUS_NETWORK_UNREACHABLE, docSendTo + " (other: no route to the destination)"}),
+	ckReceiveFrom: sockCommon(docRecvFrom,
+		StatusDoc{nt.STATUS_BUFFER_OVERFLOW, docRecvFrom + " (MSG_TRUNC; policy P-DGTRUNC)"}),
 	ckCtlQueryCtx: ctlCommon(docQCtx,
 		StatusDoc{nt.STATUS_INTEGER_OVERFLOW, docQCtx},
 		StatusDoc{nt.STATUS_NOT_FOUND, docQCtx + "; policy P-NF"},

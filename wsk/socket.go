@@ -124,6 +124,7 @@ type Socket struct {
 	ops     []*op          // pending IRPs, in submission order
 	end     *end           // connection, once connected or accepted
 	lst     *listener      // once listening
+	dg      *dgEndpoint    // a datagram socket's queue and flows
 	ctx     any            // SocketContext
 	disp    any            // client dispatch table
 }
@@ -284,6 +285,7 @@ func (p *Provider) newSocket(cl *Client, family uint16, cat Category, owner *Pro
 	}
 	if cat == CategoryDatagram {
 		s.flags |= sfUDP
+		s.dg = &dgEndpoint{}
 	}
 	p.socks = append(p.socks, s)
 	s.handle = uint64(len(p.socks))
@@ -329,6 +331,9 @@ func (p *Provider) destroy(s *Socket) {
 	}
 	if s.flags&sfBound != 0 && s.flags&sfAccepted == 0 {
 		p.net.unbind(s.flags&sfUDP != 0, s.local.Port(), s)
+	}
+	if s.dg != nil {
+		p.endFlows(s.dg)
 	}
 	s.records = nil
 	p.socks[s.handle-1] = nil
@@ -863,6 +868,10 @@ func (p *Provider) serve(s *Socket) {
 			return
 		}
 		switch w.kind {
+		case opReceiveFrom:
+			if !p.serveDatagram(s, w) {
+				return
+			}
 		case opAccept:
 			if s.lst == nil || len(s.lst.backlog) == 0 {
 				return

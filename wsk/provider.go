@@ -512,11 +512,11 @@ type outs struct {
 type opKind uint8
 
 const (
-	opTimed   opKind = iota // completes at a scheduled time with a status decided at call time
-	opAccept                // waits for a connection
-	opReceive               // waits for data
-	opDial                  // waits for a classify a callout pended (WskConnect, WskSocketConnect)
-	opReceiveFrom           // waits for a datagram (WskReceiveFrom)
+	opTimed       opKind = iota // completes at a scheduled time with a status decided at call time
+	opAccept                    // waits for a connection
+	opReceive                   // waits for data
+	opDial                      // waits for a classify a callout pended (WskConnect, WskSocketConnect)
+	opReceiveFrom               // waits for a datagram (WskReceiveFrom)
 )
 
 // waitsForNetwork reports whether serve satisfies o.
@@ -538,7 +538,7 @@ type op struct {
 	buf        Buf
 	ctl        *irp.Block // WskReceiveFrom's ControlInfo
 	ctlCap     uint32     // and its size
-	ctx, disp  any // WskAccept's AcceptSocketContext / AcceptSocketDispatch
+	ctx, disp  any        // WskAccept's AcceptSocketContext / AcceptSocketDispatch
 	undoRecs   bool
 	recGen     uint32
 	dial       *dialing // opDial

@@ -77,12 +77,12 @@ const (
 	// calls' (datagram.go).
 	ChoiceSendToComplete      = "wsk.sendto.complete"
 	ChoiceReceiveFromComplete = "wsk.receivefrom.complete"
-	ChoiceSendPartial        = "wsk.send.partial"
-	ChoiceSendPartialBytes   = "wsk.send.partial-bytes"
-	ChoiceReceivePartial     = "wsk.receive.partial"
-	ChoiceRecvPartialBytes   = "wsk.receive.partial-bytes"
-	ChoiceCancel             = "wsk.cancel"
-	FaultForcedClose         = "wsk.forced-close"
+	ChoiceSendPartial         = "wsk.send.partial"
+	ChoiceSendPartialBytes    = "wsk.send.partial-bytes"
+	ChoiceReceivePartial      = "wsk.receive.partial"
+	ChoiceRecvPartialBytes    = "wsk.receive.partial-bytes"
+	ChoiceCancel              = "wsk.cancel"
+	FaultForcedClose          = "wsk.forced-close"
 )
 
 const (

@@ -54,6 +54,7 @@ type wskCall struct {
 	osr        *uint64
 	local      *netip.AddrPort
 	remote     *netip.AddrPort
+	dg         *dgCall // WskReceiveFrom
 }
 
 // wskCompletion returns the WSK out-parameters of i's call, for the
@@ -86,6 +87,9 @@ func (in *Interp) wskCompletion(i *irp.IRP) string {
 	}
 	if c.remote != nil && ok {
 		parts = append(parts, "RemoteAddress="+addrString(*c.remote))
+	}
+	if c.dg != nil {
+		parts = append(parts, c.dg.text(ok || i.IoStatus.Status == nt.STATUS_BUFFER_OVERFLOW)...)
 	}
 	return strings.Join(parts, " ")
 }

@@ -665,6 +665,10 @@ func (e *Engine) reportLoop(r *classifyRun, h *RedirectHandle, filter uint64) {
 	root := r.parent.root()
 	why := fmt.Sprintf("%s connected to %v without the redirect records of %s: set SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS (the records SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS returned on the accepted socket) on the outbound socket before WskConnect",
 		r.req.Socket, r.req.Remote, r.parent.name())
+	if r.proto == uint8(nt.IPPROTO_UDP) {
+		why = fmt.Sprintf("%s sent to %v without the redirect records of %s: pass the IP_WFP_REDIRECT_RECORDS control data the flow's first datagram brought (WskReceiveFrom's ControlInfo) as ControlInfo of the first WskSendTo to the original destination",
+			r.req.Socket, r.req.Remote, r.parent.name())
+	}
 	if r.records != nil {
 		why = fmt.Sprintf("%s carried the redirect records of %s, but the callout redirected it regardless of its redirect state", r.req.Socket, r.parent.name())
 	}

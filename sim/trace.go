@@ -60,6 +60,16 @@ func Obj(name string) Value {
 	return Str(name)
 }
 
+// Ptr is a pointer argument the model does not follow: true when non-NULL,
+// null when NULL (wsktrace-v1: "A pointer-to-out parameter is true
+// (non-NULL) or null").
+func Ptr(nonNil bool) Value {
+	if nonNil {
+		return Bool(true)
+	}
+	return Null()
+}
+
 // Bool is true or false.
 func Bool(b bool) Value {
 	if b {

@@ -230,7 +230,7 @@ var familyChoice = map[string]string{
 	"WskListen": "wsk.listen.complete", "WskConnect": "wsk.connect.complete", "WskAccept": "wsk.accept.complete",
 	"WskSend": "wsk.send.complete", "WskReceive": "wsk.receive.complete", "WskDisconnect": "wsk.disconnect.complete",
 	"WskCloseSocket": "wsk.close.complete", "WskGetLocalAddress": "wsk.address.complete", "WskGetRemoteAddress": "wsk.address.complete",
-	"WskControlSocket": "wsk.control.complete",
+	"WskControlSocket": "wsk.control.complete", "WskSendTo": "wsk.sendto.complete", "WskReceiveFrom": "wsk.receivefrom.complete",
 }
 
 // pinCompletion pins the call's inline/pending choice to what the trace
@@ -455,6 +455,43 @@ func (c *converter) call(e *Event) {
 			bufA = ""
 		}
 		c.cmd("%s socket=%s%s flags=%d%s", cmd, c.n(arg("Socket")), bufA, arg("Flags").U, irpA)
+	case "WskSendTo":
+		c.pinCompletion(e)
+		b, n := c.buf(arg("Buffer"), nil)
+		ctlA := ""
+		if cv := arg("ControlInfo"); cv.Kind == Buf {
+			// The model's control information (its records, not the
+			// trace's), as the replay learned it.
+			var data []byte
+			ln := arg("ControlInfoLength").U
+			if rec := c.rec[e.Seq]; rec != nil && rec.inData != nil {
+				data, ln = rec.inData, rec.inSize
+			}
+			name, _ := c.buf(cv, data)
+			ctlA = fmt.Sprintf(" ctl=%s ctl-len=%d", name, ln)
+		}
+		c.cmd("wsk-sendto socket=%s buf=%s len=%d flags=%d to=%s%s%s", c.n(arg("Socket")), b, n, arg("Flags").U, addrText(arg("RemoteAddress")), ctlA, irpA)
+	case "WskReceiveFrom":
+		c.pinCompletion(e)
+		b, n := c.buf(arg("Buffer"), nil)
+		var parts []string
+		if arg("RemoteAddress").Kind == Null {
+			parts = append(parts, "from=NULL")
+		}
+		ctlCap := arg("ControlLength")
+		if ctlCap.Kind == Int {
+			parts = append(parts, fmt.Sprintf("ctl-len=%d", ctlCap.U))
+		} else {
+			parts = append(parts, "ctl-len=NULL")
+		}
+		if cv := arg("ControlInfo"); cv.Kind == Buf {
+			name, _ := c.buf(cv, nil)
+			parts = append(parts, "ctl="+name)
+		}
+		if arg("ControlFlags").Kind == Null {
+			parts = append(parts, "cflags=NULL")
+		}
+		c.cmd("wsk-receivefrom socket=%s buf=%s len=%d flags=%d %s%s", c.n(arg("Socket")), b, n, arg("Flags").U, strings.Join(parts, " "), irpA)
 	case "WskCloseSocket":
 		c.pinCompletion(e)
 		c.cmd("wsk-close socket=%s%s", c.n(arg("Socket")), irpA)
@@ -613,6 +650,21 @@ func (c *converter) env(e *Event) {
 		c.cmd("peer-send conn=%s hex=%s", c.ref(f("conn").Name), h)
 	case "peer_close":
 		c.cmd("peer-close conn=%s how=graceful", c.ref(f("conn").Name))
+	case "peer_udp_bind":
+		c.cmd("peer-udp-bind process=peer addr=%s name=%s", addrText(f("addr")), c.bind(f("name").Name))
+	case "peer_sendto":
+		data := f("data")
+		h := ""
+		if data.Kind == Buf {
+			d := data.Buf.Data
+			if data.Buf.Form == BufLen {
+				d = make([]byte, min(data.Buf.Len, scratchCap))
+			}
+			h = hex.EncodeToString(d)
+		}
+		c.cmd("peer-sendto conn=%s to=%s hex=%s", c.ref(f("conn").Name), addrText(f("to")), h)
+	case "peer_udp_close":
+		c.cmd("peer-udp-close conn=%s", c.ref(f("conn").Name))
 	case "peer_reset":
 		c.cmd("peer-close conn=%s how=reset", c.ref(f("conn").Name))
 	case "redirected_connect":

@@ -140,6 +140,8 @@ func (r *replayer) env(q *qev) {
 			}
 		}
 		r.bindObj(f("name").Name, pr, "")
+	case "peer_udp_bind", "peer_sendto", "peer_udp_close":
+		r.udpEnv(ev, fail)
 	case "irp_dispatch":
 		n := f("stack_locations").U
 		if _, ok := ev.Arg("stack_locations"); !ok {

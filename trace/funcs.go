@@ -21,6 +21,7 @@ const (
 	ObjRecords      = "redirect records"
 	ObjContext      = "classify context"
 	ObjPeer         = "peer connection"
+	ObjPeerUDP      = "peer UDP endpoint"
 	ObjApp          = "application connection"
 	ObjProcess      = "process"
 )
@@ -58,6 +59,7 @@ type param struct {
 	enum  []string
 	def   *Value // value when absent (nil: NULL / 0 / false)
 	frees bool   // the call ends the life of the named object
+	null  bool   // pInt: null (a NULL in/out pointer) is allowed too
 	req   bool
 }
 
@@ -102,6 +104,7 @@ func st(name string, sub ...param) param   { return param{name: name, kind: pStr
 func en(name string, vals ...string) param { return param{name: name, kind: pEnum, enum: vals} }
 func info(obj string) param                { return param{name: "information", kind: pInfo, obj: obj} }
 func freeing(p param) param                { p.frees = true; return p }
+func nullable(p param) param               { p.null = true; return p }
 func withDef(p param, v *Value) param      { p.def = v; return p }
 func outBuf(name string) param             { return param{name: name, kind: pOutBuf, obj: ObjBytes} }
 func bindArg(name, obj string) param       { return param{name: name, kind: pBindArg, obj: obj} }
@@ -171,6 +174,11 @@ func init() {
 		{name: "WskSend", group: "wsk", args: []param{sock("Socket"), a("Buffer", pBuf), a("Flags", pInt), irpArg()}, ret: retStatus, info: info(""), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "WskReceive", group: "wsk", args: []param{sock("Socket"), a("Buffer", pBuf), a("Flags", pInt), irpArg()}, ret: retStatus, info: info(""), cout: []param{outBuf("Buffer")}, maxIRQ: "DISPATCH_LEVEL"},
 		{name: "WskDisconnect", group: "wsk", args: []param{sock("Socket"), a("Buffer", pBuf), a("Flags", pInt), irpArg()}, ret: retStatus, info: info(""), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskSendTo", group: "wsk", args: []param{sock("Socket"), a("Buffer", pBuf), a("Flags", pInt), a("RemoteAddress", pAddr), a("ControlInfoLength", pInt), a("ControlInfo", pBuf), irpArg()},
+			ret: retStatus, info: info(""), maxIRQ: "DISPATCH_LEVEL"},
+		{name: "WskReceiveFrom", group: "wsk", args: []param{sock("Socket"), a("Buffer", pBuf), a("Flags", pInt), a("RemoteAddress", pOutPtr), nullable(a("ControlLength", pInt)),
+			a("ControlInfo", pBuf), a("ControlFlags", pOutPtr), irpArg()}, ret: retStatus, info: info(""),
+			cout: []param{outBuf("Buffer"), a("RemoteAddress", pAddr), a("ControlLength", pInt), outBuf("ControlInfo"), a("ControlFlags", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
 		{name: "WskCloseSocket", group: "wsk", args: []param{freeing(sock("Socket")), irpArg()}, ret: retStatus, info: info(""), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "WskControlSocket", group: "wsk", args: []param{sock("Socket"), a("RequestType", pInt), a("ControlCode", pInt), a("Level", pInt),
 			a("InputSize", pInt), a("InputBuffer", pBuf), a("OutputSize", pInt), a("OutputBuffer", pBuf), a("OutputSizeReturned", pOutPtr), irpArg()},
@@ -234,6 +242,10 @@ func init() {
 		{what: "redirect_policy", fields: []param{req(param{name: "handle", kind: pText}), req(a("match", pAddr)), req(a("to", pAddr)), a("context", pBuf), a("target_pid", pInt)}},
 		// Extensions (docs/oracle.md): a process the driver may name as an OwningProcess.
 		{what: "process", fields: []param{req(label("name", ObjProcess)), req(a("pid", pInt)), a("elevated", pBool)}},
+		// UDP endpoints of peers (wsk.PeerUDPBind, PeerUDP.SendTo, PeerUDP.Close).
+		{what: "peer_udp_bind", fields: []param{req(a("addr", pAddr)), req(label("name", ObjPeerUDP))}},
+		{what: "peer_sendto", fields: []param{req(o("conn", ObjPeerUDP)), req(a("to", pAddr)), req(a("data", pBuf))}},
+		{what: "peer_udp_close", fields: []param{req(freeing(o("conn", ObjPeerUDP)))}},
 		// A peer resets its connection (RST), as package wsk traces PeerConn.Reset.
 		{what: "peer_reset", fields: []param{req(freeing(o("conn", ObjPeer)))}},
 		// The I/O manager handed the driver an IRP in a dispatch routine (a

@@ -3,6 +3,8 @@ package trace
 import (
 	"fmt"
 	"net/netip"
+	"sort"
+	"strings"
 
 	"github.com/wsksim/wsksim/nt"
 	"github.com/wsksim/wsksim/wfp"
@@ -22,6 +24,11 @@ type tcallout struct {
 	layer       wfp.Layer
 	filter      *wfp.Filter
 	traceFilter uint64
+	// remotes are the destinations the trace shows the callout classifying
+	// (its filter's conditions are not in the trace); skipped notes the
+	// destinations the replay left to the callout's filter conditions.
+	remotes map[netip.AddrPort]bool
+	skipped map[netip.AddrPort]bool
 }
 
 type clsFrame struct {
@@ -56,7 +63,11 @@ func (r *replayer) registerCallouts(ev *Event) {
 	r.scan(func(q *qev) bool {
 		e := q.ev
 		if e.Kind == EvEnv && e.What == "classify" {
-			r.calloutFor(e)
+			if tc := r.calloutFor(e); tc != nil {
+				if v, ok := e.Arg("remote"); ok && v.Kind == Addr {
+					tc.remotes[v.AP] = true
+				}
+			}
 		}
 		return (e.Kind == EvReturn && e.Call == ev.Seq) || (e.Kind == EvCall && e.spec.group == "wsk" && e.Seq != ev.Seq) || (e.Kind == EvEnv && e.What != "classify" && e.What != "classify_return" && e.Seq != ev.Seq)
 	})
@@ -78,7 +89,7 @@ func (r *replayer) calloutFor(e *Event) *tcallout {
 	if !ok {
 		return nil
 	}
-	tc := &tcallout{name: name, layer: layer}
+	tc := &tcallout{name: name, layer: layer, remotes: map[netip.AddrPort]bool{}, skipped: map[netip.AddrPort]bool{}}
 	if v, ok := e.Arg("filter"); ok {
 		tc.traceFilter = v.U
 	}
@@ -165,6 +176,16 @@ func (r *replayer) calloutFn(tc *tcallout, c *wfp.Classify) {
 		q, r.fw.top = r.fw.top, nil
 	} else {
 		q = r.nextUnmatched()
+		if (q == nil || q.ev.Kind != EvEnv || q.ev.What != "classify") && c.Layer.IsConnectRedirect() && len(tc.remotes) > 0 && !tc.remotes[c.RemoteAddress] {
+			// The trace never shows this callout classifying this
+			// destination: its filter's conditions (not in the trace)
+			// exclude it. The classifyFn leaves the classify alone.
+			if !tc.skipped[c.RemoteAddress] {
+				tc.skipped[c.RemoteAddress] = true
+				r.note(fmt.Sprintf("callout %s was not replayed for %v: the trace shows it classifying only %s, so its filter's conditions are taken to exclude %v", tc.name, c.RemoteAddress, addrSet(tc.remotes), c.RemoteAddress))
+			}
+			return
+		}
 		if q == nil || q.ev.Kind != EvEnv || q.ev.What != "classify" {
 			var at *Event
 			obs := "no classify of " + tc.name + " by the end of the trace"
@@ -632,4 +653,13 @@ func (r *replayer) applyBind(ev *Event, fr *clsFrame, ch uint64) {
 	if fr != nil {
 		delete(fr.writableBind, ch)
 	}
+}
+
+func addrSet(m map[netip.AddrPort]bool) string {
+	var out []string
+	for a := range m {
+		out = append(out, a.String())
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }

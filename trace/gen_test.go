@@ -234,6 +234,33 @@ var conformingPrograms = map[string]genProgram{
 	},
 	"fwps-callout":      func() []byte { return calloutProgram(false) },
 	"fwps-bind-callout": bindCalloutProgram,
+	"fwps-udp-proxy":    udpProxyProgram,
+	"wsk-udp-echo": func() []byte {
+		d := newDrv("datagrams: a bound datagram socket sends to a remote echo service, a receive pends until the answer, a truncated datagram (MSG_TRUNC)", 35, nil).start()
+		echo, _ := d.p.PeerUDPBind(d.peer, ap("198.51.100.7:7"))
+		d.p.WskSocket(d.npi.Client, nt.AF_INET, nt.SOCK_DGRAM, nt.IPPROTO_UDP, nt.WSK_FLAG_DATAGRAM_SOCKET, nil, nil, nil, nil, nil, d.arm())
+		d.wait()
+		s := d.p.SocketFromInformation(d.i.IoStatus.Information)
+		b := d.pool(32)
+		copy(b.Bytes(), "ping")
+		to := echo.Local()
+		d.bind(s, "10.0.0.1:5000")
+		d.p.WskSendTo(s, &wsk.Buf{Block: b, Length: 4}, 0, &to, 0, nil, d.arm())
+		d.wait()
+		dg, _ := echo.Receive()
+		var from netip.AddrPort
+		var fl uint32
+		d.p.WskReceiveFrom(s, &wsk.Buf{Block: b, Length: 32}, 0, &from, nil, nil, &fl, d.arm())
+		_, _ = echo.SendTo(dg.From, dg.Data)
+		d.wait()
+		_, _ = echo.SendTo(dg.From, []byte("a longer answer"))
+		d.p.WskReceiveFrom(s, &wsk.Buf{Block: b, Length: 4}, 0, &from, nil, nil, &fl, d.arm())
+		d.wait()
+		d.close(s)
+		echo.Close()
+		d.m.ExFreePool(b)
+		return d.stop()
+	},
 	"irp-passed-down": func() []byte {
 		d := newDrv("a dispatch routine gets an IRP from the I/O manager (env irp_dispatch), gives it to WskSocket with its own completion routine, reclaims it (STATUS_MORE_PROCESSING_REQUIRED) and completes it back with IoCompleteRequest", 32, syncPolicy("pending")).start()
 		p, _ := d.m.NewPassedDownIrp(2)
@@ -558,6 +585,81 @@ func bindCalloutProgram() []byte {
 	return d.stop()
 }
 
+// udpProxyProgram is a WSK DNS proxy behind a connect-redirect callout: an
+// application's first datagram to 198.51.100.7:53 is redirected to the
+// proxy's datagram socket, which receives it with the redirect records and
+// context as control information, forwards it to the server with the
+// records as control information (the callout sees REDIRECTED_BY_SELF),
+// relays the answer back, and closes. A truncated datagram shows MSG_TRUNC.
+func udpProxyProgram() []byte {
+	d := newDrv("a WSK DNS proxy: an application's datagram redirected to it arrives with IP_WFP_REDIRECT_RECORDS and IP_WFP_REDIRECT_CONTEXT; the proxy forwards it with the records, relays the answer, and reads a truncated datagram", 34, syncPolicy("inline")).start()
+	var h *wfp.RedirectHandle
+	d.e.FwpsRedirectHandleCreate0(&wfp.GUID{3}, 0, &h)
+	co, _ := d.e.RegisterCallout("U1", wfp.FWPS_LAYER_ALE_CONNECT_REDIRECT_V4, func(c *wfp.Classify) {
+		var rec *wfp.RedirectRecords
+		if c.Meta.Present(nt.FWPS_METADATA_FIELD_REDIRECT_RECORD_HANDLE) {
+			rec = c.Meta.RedirectRecords
+		}
+		if st := c.Engine.FwpsQueryConnectionRedirectState0(rec, h, nil); st == wfp.FWPS_CONNECTION_REDIRECTED_BY_SELF || st == wfp.FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF {
+			c.Out.ActionType = wfp.FWP_ACTION_PERMIT
+			return
+		}
+		var ch uint64
+		if c.Engine.FwpsAcquireClassifyHandle0(c.ClassifyContext, 0, &ch) != nt.STATUS_SUCCESS {
+			return
+		}
+		var v *wfp.FWPS_CONNECT_REQUEST0
+		if c.Engine.FwpsAcquireWritableLayerDataPointer0(ch, c.Filter.FilterId, 0, &v, c.Out) == nt.STATUS_SUCCESS {
+			ctx := c.Engine.AllocateRedirectContext([]byte(v.RemoteAddressAndPort.String()))
+			v.RemoteAddressAndPort = ap("127.0.0.1:5300")
+			v.LocalRedirectTargetPID = 500
+			v.LocalRedirectHandle = h
+			v.LocalRedirectContext, v.LocalRedirectContextSize = ctx, ctx.Size()
+			c.Engine.FwpsApplyModifiedLayerData0(ch, v, 0)
+			c.Out.ActionType = wfp.FWP_ACTION_PERMIT
+		}
+		c.Engine.FwpsReleaseClassifyHandle0(ch)
+	})
+	_, _ = d.e.AddFilter(wfp.Filter{Name: "U1", Callout: co, Weight: 10, RemoteMatch: ap("198.51.100.7:53")})
+	pr, _ := d.p.AddProcess(500, "dnsproxy", true)
+	d.w.TraceEnv("process", sim.F("name", sim.Str("dnsproxy")), sim.F("pid", sim.Int(500)), sim.F("elevated", sim.Bool(true)))
+	server, _ := d.p.PeerUDPBind(d.peer, ap("198.51.100.7:53"))
+	app, _ := d.p.PeerUDPBind(d.peer, ap("10.0.0.1:40000"))
+	dgSock := func(at string) *wsk.Socket {
+		d.p.WskSocket(d.npi.Client, nt.AF_INET, nt.SOCK_DGRAM, nt.IPPROTO_UDP, nt.WSK_FLAG_DATAGRAM_SOCKET, nil, nil, pr, nil, nil, d.arm())
+		d.wait()
+		s := d.p.SocketFromInformation(d.i.IoStatus.Information)
+		d.bind(s, at)
+		return s
+	}
+	in, out := dgSock("127.0.0.1:5300"), dgSock("10.0.0.1:0")
+	data, ctl := d.pool(64), d.pool(256)
+	var from netip.AddrPort
+	var ctlFlags uint32
+	ctlLen := uint32(256)
+	d.p.WskReceiveFrom(in, &wsk.Buf{Block: data, Length: 64}, 0, &from, &ctlLen, ctl, &ctlFlags, d.arm())
+	_, _ = app.SendTo(ap("198.51.100.7:53"), []byte("query"))
+	d.wait()
+	n := d.i.IoStatus.Information
+	dst, back := server.Local(), app.Local()
+	d.p.WskSendTo(out, &wsk.Buf{Block: data, Length: n}, 0, &dst, ctlLen, ctl, d.arm())
+	d.wait()
+	dg, _ := server.Receive()
+	_, _ = server.SendTo(dg.From, []byte("answer, and more"))
+	d.p.WskReceiveFrom(out, &wsk.Buf{Block: data, Length: 6}, 0, &from, nil, nil, &ctlFlags, d.arm())
+	d.wait()
+	d.p.WskSendTo(in, &wsk.Buf{Block: data, Length: 6}, 0, &back, 0, nil, d.arm())
+	d.wait()
+	d.close(out)
+	d.close(in)
+	server.Close()
+	app.Close()
+	d.m.ExFreePool(data)
+	d.m.ExFreePool(ctl)
+	d.e.FwpsRedirectHandleDestroy0(h)
+	return d.stop()
+}
+
 // mutation derives a diverging trace from a model-written one: on the first
 // line after the first line containing after that contains old, old is
 // replaced by new (new "" deletes the line).
@@ -606,6 +708,10 @@ var divergingMutations = map[string]mutation{
 	"env-bind-classify-block":          {"fwps-bind-callout", `"what":"classify_return","callout":"B1"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the bind callout blocks the bind, yet WskBind succeeds"},
 	"env-bind-classify-missing":        {"fwps-bind-callout", "", `"what":"classify","layer":"FWPS_LAYER_ALE_BIND_REDIRECT_V4"`, ``, "the model invokes the bind callout, the trace shows no classify"},
 	"env-irp-dispatch-no-stack":        {"irp-passed-down", "", `"what":"irp_dispatch","irp":"irp2","stack_locations":2`, `"what":"irp_dispatch","irp":"irp2","stack_locations":0`, "the passed-down IRP has no stack location left, yet WskSocket completes it"},
+	"wsk-udp-sender-elsewhere":         {"fwps-udp-proxy", `"fn":"WskReceiveFrom"`, `"RemoteAddress":"10.0.0.1:40000","ControlLength":144`, `"RemoteAddress":"10.0.0.1:40001","ControlLength":144`, "the redirected datagram comes from another port than the application sent it from"},
+	"wsk-udp-no-truncation":            {"fwps-udp-proxy", `"ControlFlags":true`, `"ControlFlags":256`, `"ControlFlags":0`, "a 16-byte datagram read into 6 bytes is not flagged MSG_TRUNC in the trace"},
+	"wsk-udp-records-not-forwarded":    {"fwps-udp-proxy", `"fn":"WskSendTo"`, `"ControlInfoLength":144`, `"ControlInfoLength":0`, "the proxy's first datagram carries no records, yet the callout finds it REDIRECTED_BY_SELF"},
+	"env-udp-sendto-elsewhere":         {"fwps-udp-proxy", "", `"what":"peer_sendto","conn":"peer2","to":"198.51.100.7:53"`, `"what":"peer_sendto","conn":"peer2","to":"198.51.100.7:54"`, "the application sends to a destination the callout does not redirect, yet the proxy receives the datagram"},
 	"env-classify-return-block":        {"fwps-callout", `"what":"classify_return"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the callout blocks the connect, yet the proxy accepts it"},
 }
 

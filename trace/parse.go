@@ -847,6 +847,9 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 	isNull := string(raw) == "null"
 	switch pp.kind {
 	case pInt, pEnum:
+		if isNull && pp.null {
+			return v, nil
+		}
 		if isNull {
 			return bad("an integer or constant")
 		}

@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/wsksim/wsksim/irp"
@@ -69,6 +70,8 @@ func TestRoundTripRapid(t *testing.T) {
 		d := newDrv(fmt.Sprintf("rapid seed %d", seed), seed, nil).start()
 		var socks, listeners, conns []*wsk.Socket
 		var peers []*wsk.PeerConn
+		var udpPeer *wsk.PeerUDP
+		var dgSock *wsk.Socket
 		var irps []*irp.IRP
 		irps = append(irps, d.i)
 		blocks := []*irp.Block{}
@@ -109,7 +112,7 @@ func TestRoundTripRapid(t *testing.T) {
 			if i == nil {
 				continue
 			}
-			switch rapid.IntRange(0, 16).Draw(rt, "op") {
+			switch rapid.IntRange(0, 17).Draw(rt, "op") {
 			case 0:
 				fl := rapid.SampledFrom([]uint32{nt.WSK_FLAG_LISTEN_SOCKET, nt.WSK_FLAG_CONNECTION_SOCKET, nt.WSK_FLAG_STREAM_SOCKET, nt.WSK_FLAG_BASIC_SOCKET}).Draw(rt, "flags")
 				d.p.WskSocket(d.npi.Client, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP, fl, nil, nil, nil, nil, nil, i)
@@ -225,6 +228,41 @@ func TestRoundTripRapid(t *testing.T) {
 				}
 				for n := rapid.IntRange(0, 2).Draw(rt, "pdCompletes"); n > 0; n-- {
 					d.m.IoCompleteRequest(p, rapid.SampledFrom([]nt.Status{nt.STATUS_SUCCESS, nt.STATUS_CANCELLED, nt.STATUS_PENDING}).Draw(rt, "pdStatus"), 0)
+				}
+			case 17:
+				// Datagrams: a datagram socket (bound or not), a remote UDP
+				// endpoint, sends both ways, receives of random sizes.
+				if udpPeer == nil {
+					udpPeer, _ = d.p.PeerUDPBind(d.peer, ap("198.51.100.7:53"))
+				}
+				if dgSock == nil {
+					d.p.WskSocket(d.npi.Client, nt.AF_INET, nt.SOCK_DGRAM, nt.IPPROTO_UDP, nt.WSK_FLAG_DATAGRAM_SOCKET, nil, nil, nil, nil, nil, i)
+					for i.InFlight() && d.w.Step() {
+					}
+					if sk := d.p.SocketFromInformation(i.IoStatus.Information); sk != nil && i.IoStatus.Status.IsSuccess() {
+						dgSock = sk
+						socks = append(socks, sk)
+					}
+					break
+				}
+				to := udpPeer.Local()
+				switch rapid.IntRange(0, 3).Draw(rt, "dgOp") {
+				case 0:
+					d.p.WskBind(dgSock, ap(rapid.SampledFrom([]string{"10.0.0.1:5000", "10.0.0.1:0"}).Draw(rt, "dgAddr")), 0, i)
+				case 1:
+					if b := block(); b != nil {
+						d.p.WskSendTo(dgSock, &wsk.Buf{Block: b, Length: b.Size()}, 0, &to, 0, nil, i)
+					}
+				case 2:
+					if b := block(); b != nil {
+						from := new(netip.AddrPort)
+						var fl uint32
+						d.p.WskReceiveFrom(dgSock, &wsk.Buf{Block: b, Length: b.Size()}, 0, from, nil, nil, &fl, i)
+					}
+				case 3:
+					if dgSock.LocalAddr().IsValid() {
+						_, _ = udpPeer.SendTo(dgSock.LocalAddr(), []byte(rapid.StringN(0, 40, 40).Draw(rt, "dgData")))
+					}
 				}
 			}
 		}

@@ -76,6 +76,9 @@ func quoteAlt(names []string) string {
 func paramSchema(p param) any {
 	switch p.kind {
 	case pInt:
+		if p.null {
+			return anyOf(obj{"type": "null"}, ref("integer"))
+		}
 		return ref("integer")
 	case pEnum:
 		return anyOf(obj{"enum": p.enum}, ref("integer"))

@@ -55,6 +55,7 @@ type wcall struct {
 	opq     *opaqueQuery
 	recv    *irp.Block // receive buffer, to read what the model delivered
 	recvOff uint64
+	dg      *dgCall // WskReceiveFrom's out-parameters
 }
 
 // opaqueQuery is a QUERY of a redirect-records or redirect-context blob:
@@ -350,6 +351,10 @@ func (r *replayer) wskCall(q *qev) {
 		r.checkWskReturn(ev, "WskAccept", st)
 	case "WskSend", "WskReceive", "WskDisconnect":
 		r.transferCall(ev)
+	case "WskSendTo":
+		r.sendToCall(ev)
+	case "WskReceiveFrom":
+		r.receiveFromCall(ev)
 	case "WskCloseSocket":
 		iv := arg("Irp")
 		s := r.sockOf(arg("Socket"))
@@ -770,7 +775,7 @@ func (r *replayer) wskComplete(w *wcall, i *irp.IRP, ev *Event) {
 				return
 			}
 		case "Buffer":
-			if w.recv != nil && a.Val.Kind == Buf && (a.Val.Buf.Form == BufHex || a.Val.Buf.Form == BufB64) && st.IsSuccess() {
+			if w.recv != nil && a.Val.Kind == Buf && (a.Val.Buf.Form == BufHex || a.Val.Buf.Form == BufB64) && (st.IsSuccess() || st == nt.STATUS_BUFFER_OVERFLOW) {
 				got := w.recv.Bytes()
 				if uint64(len(got)) >= w.recvOff+info {
 					got = got[w.recvOff : w.recvOff+info]
@@ -781,6 +786,9 @@ func (r *replayer) wskComplete(w *wcall, i *irp.IRP, ev *Event) {
 				}
 			}
 		}
+	}
+	if w.dg != nil {
+		r.dgComplete(w, i, ev)
 	}
 }
 

@@ -139,7 +139,7 @@ func (e *Engine) FwpsApplyModifiedLayerData0Bind(classifyHandle uint64, modified
 	f := e.w.Begin("FwpsApplyModifiedLayerData0")
 	if e.w.Tracing() {
 		args := []sim.Field{sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))),
-			sim.F("modifiedLayerData", sim.Bool(modifiedLayerData != nil)), sim.F("flags", sim.Int(uint64(flags)))}
+			sim.F("modifiedLayerData", sim.Ptr(modifiedLayerData != nil)), sim.F("flags", sim.Int(uint64(flags)))}
 		if v := modifiedLayerData; v != nil {
 			// wsksim's extension (docs/wsktrace.md), the bind twin of
 			// connectRequest: what the callout wrote, so a replay can

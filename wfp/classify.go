@@ -264,7 +264,7 @@ func (r *classifyRun) startLayer(l Layer) {
 		r.origBind = FWPS_BIND_REQUEST0{LocalAddressAndPort: r.req.Local}
 		r.bcur = &r.origBind
 		r.borig = r.bcur
-	} else if l.isConnectRedirect() {
+	} else if l.IsConnectRedirect() {
 		r.origReq = FWPS_CONNECT_REQUEST0{LocalAddressAndPort: r.req.Local, RemoteAddressAndPort: r.req.Remote}
 		r.cur = &r.origReq
 		r.orig = r.cur
@@ -300,7 +300,7 @@ func (r *classifyRun) advance() {
 			r.finishBind(r.action == FWP_ACTION_BLOCK)
 			return
 		}
-		if r.layer.isConnectRedirect() {
+		if r.layer.IsConnectRedirect() {
 			if !r.reauthed && r.action != FWP_ACTION_BLOCK {
 				r.reauthed = true
 				var again []*Filter
@@ -345,7 +345,7 @@ func (r *classifyRun) invoke(f *Filter, flags uint32) bool {
 	}
 	*c = Classify{Layer: r.layer, LocalAddress: r.req.Local, RemoteAddress: r.req.Remote,
 		Protocol: proto, Flags: flags, Meta: r.meta, Filter: f, ClassifyContext: cc, Out: out, Engine: e}
-	if !r.layer.isConnectRedirect() {
+	if !r.layer.IsConnectRedirect() {
 		c.RemoteAddress = r.remote // the zero AddrPort at the bind layers
 	}
 	traced := e.w.Tracing() && !f.Callout.builtin

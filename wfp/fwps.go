@@ -68,8 +68,8 @@ func (cs *classifyState) holding() bool { return cs.writable != nil || cs.writab
 func (e *Engine) FwpsRedirectHandleCreate0(providerGuid *GUID, flags uint32, redirectHandle **RedirectHandle) nt.Status {
 	f := e.w.Begin("FwpsRedirectHandleCreate0")
 	if e.w.Tracing() {
-		e.w.TraceCall(f, sim.F("providerGuid", sim.Bool(providerGuid != nil)), sim.F("flags", sim.Int(uint64(flags))),
-			sim.F("redirectHandle", sim.Bool(redirectHandle != nil)))
+		e.w.TraceCall(f, sim.F("providerGuid", sim.Ptr(providerGuid != nil)), sim.F("flags", sim.Int(uint64(flags))),
+			sim.F("redirectHandle", sim.Ptr(redirectHandle != nil)))
 	}
 	e.w.CheckIRQL(nt.PASSIVE_LEVEL)
 	if providerGuid == nil || redirectHandle == nil || flags != 0 {
@@ -132,7 +132,7 @@ func (e *Engine) FwpsQueryConnectionRedirectState0(redirectRecords *RedirectReco
 			rec = ""
 		}
 		e.w.TraceCall(f, sim.F("redirectRecords", sim.Obj(rec)), sim.F("redirectHandle", sim.Obj(redirectHandle.Name())),
-			sim.F("redirectContext", sim.Bool(redirectContext != nil)))
+			sim.F("redirectContext", sim.Ptr(redirectContext != nil)))
 	}
 	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	if redirectRecords == nil && e.w.Policy(PolicyNullRecords) == nullrecViolation {
@@ -196,8 +196,8 @@ func (e *Engine) queryState(rec *RedirectRecords, h *RedirectHandle) (RedirectSt
 func (e *Engine) FwpsAcquireClassifyHandle0(classifyContext *ClassifyContext, flags uint32, classifyHandle *uint64) nt.Status {
 	f := e.w.Begin("FwpsAcquireClassifyHandle0")
 	if e.w.Tracing() {
-		e.w.TraceCall(f, sim.F("classifyContext", sim.Bool(classifyContext != nil)), sim.F("flags", sim.Int(uint64(flags))),
-			sim.F("classifyHandle", sim.Bool(classifyHandle != nil)))
+		e.w.TraceCall(f, sim.F("classifyContext", sim.Ptr(classifyContext != nil)), sim.F("flags", sim.Int(uint64(flags))),
+			sim.F("classifyHandle", sim.Ptr(classifyHandle != nil)))
 	}
 	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	if classifyContext == nil || classifyHandle == nil {
@@ -330,8 +330,8 @@ func (e *Engine) beginAcquire(classifyHandle, filterId uint64, flags uint32, has
 	f := e.w.Begin("FwpsAcquireWritableLayerDataPointer0")
 	if e.w.Tracing() {
 		e.w.TraceCall(f, sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))), sim.F("filterId", sim.Int(filterId)),
-			sim.F("flags", sim.Int(uint64(flags))), sim.F("writableLayerData", sim.Bool(hasOut)),
-			sim.F("classifyOut", sim.Bool(classifyOut != nil)))
+			sim.F("flags", sim.Int(uint64(flags))), sim.F("writableLayerData", sim.Ptr(hasOut)),
+			sim.F("classifyOut", sim.Ptr(classifyOut != nil)))
 	}
 	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	return f
@@ -357,7 +357,7 @@ func (e *Engine) acquireCheck(classifyHandle uint64, filterId uint64, flags uint
 		return nil, nt.STATUS_INVALID_PARAMETER
 	}
 	r := cs.run
-	if r.finished || (bind && !r.layer.IsBindRedirect()) || (!bind && !r.layer.isConnectRedirect()) {
+	if r.finished || (bind && !r.layer.IsBindRedirect()) || (!bind && !r.layer.IsConnectRedirect()) {
 		return nil, nt.STATUS_FWP_INCOMPATIBLE_LAYER
 	}
 	if cs.holding() {
@@ -381,7 +381,7 @@ func (e *Engine) FwpsApplyModifiedLayerData0(classifyHandle uint64, modifiedLaye
 	f := e.w.Begin("FwpsApplyModifiedLayerData0")
 	if e.w.Tracing() {
 		args := []sim.Field{sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))),
-			sim.F("modifiedLayerData", sim.Bool(modifiedLayerData != nil)), sim.F("flags", sim.Int(uint64(flags)))}
+			sim.F("modifiedLayerData", sim.Ptr(modifiedLayerData != nil)), sim.F("flags", sim.Int(uint64(flags)))}
 		if v := modifiedLayerData; v != nil {
 			// wsksim's extension (docs/wsktrace.md): what the callout wrote,
 			// so a replay can redirect as the driver did.
@@ -477,7 +477,7 @@ func (e *Engine) FwpsPendClassify0(classifyHandle uint64, filterId uint64, flags
 	f := e.w.Begin("FwpsPendClassify0")
 	if e.w.Tracing() {
 		e.w.TraceCall(f, sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))), sim.F("filterId", sim.Int(filterId)),
-			sim.F("flags", sim.Int(uint64(flags))), sim.F("classifyOut", sim.Bool(classifyOut != nil)))
+			sim.F("flags", sim.Int(uint64(flags))), sim.F("classifyOut", sim.Ptr(classifyOut != nil)))
 	}
 	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	st := nt.STATUS_SUCCESS
@@ -509,7 +509,7 @@ func (e *Engine) FwpsCompleteClassify0(classifyHandle uint64, flags uint32, clas
 	f := e.w.Begin("FwpsCompleteClassify0")
 	if e.w.Tracing() {
 		args := []sim.Field{sim.F("classifyHandle", sim.Obj(e.chName(classifyHandle))), sim.F("flags", sim.Int(uint64(flags))),
-			sim.F("classifyOut", sim.Bool(classifyOut != nil))}
+			sim.F("classifyOut", sim.Ptr(classifyOut != nil))}
 		if classifyOut != nil { // wsksim's extension: the decision the callout completed with
 			args = append(args, sim.F("actionType", sim.Int(uint64(classifyOut.ActionType))), sim.F("rights", sim.Int(uint64(classifyOut.Rights))))
 		}
@@ -568,7 +568,7 @@ func (e *Engine) FwpsQueryConnectionSioFormatRedirectRecords0(RedirectRecords *R
 			ob = sim.Len(uint64(len(OutputBuffer)), "")
 		}
 		e.w.TraceCall(f, sim.F("RedirectRecords", sim.Obj(rec)), sim.F("OutputBuffer", ob),
-			sim.F("OutputBufferLength", sim.Int(OutputBufferLength)), sim.F("BytesTransferred", sim.Bool(BytesTransferred != nil)))
+			sim.F("OutputBufferLength", sim.Int(OutputBufferLength)), sim.F("BytesTransferred", sim.Ptr(BytesTransferred != nil)))
 	}
 	e.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	st, n := e.sioFormat(RedirectRecords, OutputBuffer, OutputBufferLength, BytesTransferred)

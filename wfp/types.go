@@ -31,7 +31,8 @@ func (l Layer) String() string {
 	return "Layer(" + strconv.Itoa(int(l)) + ")"
 }
 
-func (l Layer) isConnectRedirect() bool {
+// IsConnectRedirect reports whether l is ALE_CONNECT_REDIRECT_V4 or _V6.
+func (l Layer) IsConnectRedirect() bool {
 	return l == FWPS_LAYER_ALE_CONNECT_REDIRECT_V4 || l == FWPS_LAYER_ALE_CONNECT_REDIRECT_V6
 }
 

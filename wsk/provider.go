@@ -426,12 +426,7 @@ func regName(r *Registration) string {
 	return r.Name()
 }
 
-func ptrArg(nonNil bool) sim.Value {
-	if nonNil {
-		return sim.Bool(true)
-	}
-	return sim.Null()
-}
+func ptrArg(nonNil bool) sim.Value { return sim.Ptr(nonNil) }
 
 // clientUsable checks a WSK_CLIENT handed to WskSocket/WskSocketConnect.
 func (p *Provider) clientUsable(c *Client, fn string) bool {

@@ -110,7 +110,7 @@ var (
 	reLineWrite    = regexp.MustCompile(`^(pool\d+)\[\d+:\d+\] = `)
 	reLineWriteUAF = regexp.MustCompile(`^(pool\d+) is freed; nothing written`)
 	reLineWsk      = regexp.MustCompile(`^(Wsk\w+)\((.*)Irp=(\w+)\) -> (\S+)`)
-	reLineBufs     = regexp.MustCompile(`(?:Buffer=\{|InputBuffer=|OutputBuffer=)(pool\d+)`)
+	reLineBufs     = regexp.MustCompile(`(?:Buffer=\{|InputBuffer=|OutputBuffer=|ControlInfo=)(pool\d+)`)
 	reLineRoutine  = regexp.MustCompile(`^(irp\d+) completion routine(?:: (.*))? -> (\S+)$`)
 	reLineIRPState = regexp.MustCompile(`^(irp\d+)(?: \(\w+\))?: (in flight|idle|freed)`)
 	reCtl          = regexp.MustCompile(`ControlCode=(\S+), Level=\S+, InputSize=(\d+), InputBuffer=(\S+), OutputSize=(\d+), OutputBuffer=(\S+), OutputSizeReturned`)

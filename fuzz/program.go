@@ -81,6 +81,14 @@ import (
 //	                               the last meaning unpin
 //	29  policy                     d o: policy [P-SYNC P-AFTERCLOSE P-CLOSE P-CANCEL P-BADIRP
 //	                               P-SET2 P-SETLATE][d], option o (see policyTable)
+//	30  wsk-sendto                 s b t c i: buffer b, length [whole 1 3 2^64-1][b>>4], to (table U),
+//	                               c bit 0 with control information: pool c>>2, of its whole size,
+//	                               or, with bit 1, the ControlLength the last receive showed
+//	31  wsk-receivefrom            s b c i: buffer as for 30, c bit 0 ControlInfo pool c>>3 (its size),
+//	                               bit 1 RemoteAddress NULL, bit 2 ControlLength NULL
+//	32  peer UDP                   k e a: k [peer-udp-bind process e at (table U), peer-sendto
+//	                               from endpoint e to (table U), peer-recvfrom e, peer-udp-close
+//	                               e][k%4]
 //
 //	R  remote addresses  [198.51.100.7:443 127.0.0.1:9000 203.0.113.9:80 127.0.0.1:9100]
 //	L  local targets     [127.0.0.1:9000 127.0.0.1:9100]
@@ -145,6 +153,9 @@ const (
 	OpQueue
 	OpPin
 	OpPolicy
+	OpSendTo
+	OpReceiveFrom
+	OpPeerUDP
 	NumOps
 )
 
@@ -156,7 +167,7 @@ var operands = [NumOps]int{
 	OpSocket: 3, OpSocketConnect: 3, OpBind: 3, OpListen: 2, OpConnect: 3, OpAccept: 2,
 	OpSend: 4, OpReceive: 4, OpDisconnect: 4, OpClose: 2, OpControl: 8, OpAddress: 3,
 	OpRedirectPolicy: 5, OpCallout: 3, OpPeerListen: 2, OpPeerConnect: 2, OpPeerOp: 2,
-	OpQueue: 1, OpPin: 2, OpPolicy: 2,
+	OpQueue: 1, OpPin: 2, OpPolicy: 2, OpSendTo: 5, OpReceiveFrom: 4, OpPeerUDP: 3,
 }
 
 var opNames = [NumOps]string{
@@ -164,7 +175,7 @@ var opNames = [NumOps]string{
 	"write-pool", "registration", "process", "wsk-socket", "wsk-socket-connect", "wsk-bind",
 	"wsk-listen", "wsk-connect", "wsk-accept", "wsk-send", "wsk-receive", "wsk-disconnect",
 	"wsk-close", "wsk-control", "wsk-address", "redirect-policy", "callout", "peer-listen",
-	"peer-connect", "peer-op", "queue", "pin", "policy",
+	"peer-connect", "peer-op", "queue", "pin", "policy", "wsk-sendto", "wsk-receivefrom", "peer-udp",
 }
 
 // swarmSites are the fault sites the swarm header switches, bit k for site k.
@@ -265,6 +276,9 @@ var (
 	bindAddrs   = []string{"127.0.0.1:9000", "0.0.0.0:0", "10.0.0.1:0", "127.0.0.1:9100", "NULL"}
 	sizeTable   = []string{"", "0", "1", "32", "96", "1024", "0xFFFFFFFF", "0x100000000", "0x8000000000000000", "0xFFFFFFFFFFFFFFFF"}
 	pids        = []string{"500", "600", "4"}
+	// udpAddrs (table U) are datagram endpoints: remote services, the
+	// machine's addresses, a local proxy port.
+	udpAddrs = []string{"198.51.100.7:53", "10.0.0.1:5000", "127.0.0.1:5300", "10.0.0.1:40000"}
 	// bindRewrites (table B') is where a bind-layer callout moves a bind.
 	bindRewrites = []string{"10.0.0.1:40000", "127.0.0.1:9000", "10.0.0.1:0"}
 	// choiceTable is the choice points OpPin pins, with their option names.

@@ -52,6 +52,8 @@ type runner struct {
 	clients   []string
 	listeners []string
 	conns     []string
+	udpPeers  []string
+	ctlLen    string // the ControlLength the last WskReceiveFrom completion showed
 	callouts  int
 }
 
@@ -101,6 +103,8 @@ var (
 	reSocket   = regexp.MustCompile(`socket=(sock\d+)`)
 	reProcess  = regexp.MustCompile(`^process (\d+) `)
 	reListener = regexp.MustCompile(`^(listener\d+)`)
+	reUDPPeer  = regexp.MustCompile(`^(peer\d+): process \d+ has a UDP endpoint`)
+	reCtlLen   = regexp.MustCompile(`completion routine: .* ControlLength=(\d+)`)
 	rePeer     = regexp.MustCompile(`-> STATUS_\w+, (peer\d+) \(`)
 	reAccepted = regexp.MustCompile(`^accepted (\S+?)[: ]`)
 	reOpenSock = regexp.MustCompile(`^(sock\d+)[: ]`)
@@ -160,6 +164,12 @@ func (r *runner) learn(out string) {
 		}
 		if m := reAccepted.FindStringSubmatch(l); m != nil {
 			r.conns = append(r.conns, m[1])
+		}
+		if m := reUDPPeer.FindStringSubmatch(l); m != nil {
+			r.udpPeers = append(r.udpPeers, m[1])
+		}
+		if m := reCtlLen.FindStringSubmatch(l); m != nil {
+			r.ctlLen = m[1]
 		}
 	}
 }
@@ -346,7 +356,11 @@ func (r *runner) run(op Op) {
 			r.pids = append(r.pids, pid)
 		}
 	case OpSocket:
-		args := []scenarios.Arg{r.client(), kv("flags", pick(socketFlags, a[0]))}
+		fl := pick(socketFlags, a[0])
+		args := []scenarios.Arg{r.client(), kv("flags", fl)}
+		if fl == "WSK_FLAG_DATAGRAM_SOCKET" {
+			args = append(args, kv("type", "SOCK_DGRAM"), kv("protocol", "IPPROTO_UDP"))
+		}
 		args = append(args, r.owner(a[1])...)
 		r.exec("wsk-socket", append(args, r.irp(a[2]))...)
 	case OpSocketConnect:
@@ -471,6 +485,45 @@ func (r *runner) run(op Op) {
 	case OpPolicy:
 		p := pick(policyTable, a[0])
 		r.exec("policy", kv("id", p.id), kv("option", pick(p.opts, a[1])))
+	case OpSendTo:
+		args := append([]scenarios.Arg{r.socket(a[0])}, r.buf(a[1], a[1]>>4)...)
+		args = append(args, kv("to", pick(udpAddrs, a[2])))
+		if a[3]&1 != 0 {
+			args = append(args, kv("ctl", ref(r.pools, a[3]>>2)))
+			if a[3]&2 != 0 && r.ctlLen != "" {
+				args = append(args, kv("ctl-len", r.ctlLen)) // forward what the last receive brought
+			}
+		}
+		r.exec("wsk-sendto", append(args, r.irp(a[4]))...)
+	case OpReceiveFrom:
+		args := append([]scenarios.Arg{r.socket(a[0])}, r.buf(a[1], a[1]>>4)...)
+		if a[2]&1 != 0 {
+			args = append(args, kv("ctl", ref(r.pools, a[2]>>3)))
+		}
+		if a[2]&2 != 0 {
+			args = append(args, kv("from", "NULL"))
+		}
+		if a[2]&4 != 0 {
+			args = append(args, kv("ctl-len", "NULL"))
+		}
+		r.exec("wsk-receivefrom", append(args, r.irp(a[3]))...)
+	case OpPeerUDP:
+		switch a[0] % 4 {
+		case 0:
+			r.exec("peer-udp-bind", kv("process", r.process(a[1])), kv("addr", pick(udpAddrs, a[2])))
+		case 1:
+			if c := refSome(r.udpPeers, a[1]); c != "" {
+				r.exec("peer-sendto", kv("conn", c), kv("to", pick(udpAddrs, a[2])), kv("text", "dgram"))
+			}
+		case 2:
+			if c := refSome(r.udpPeers, a[1]); c != "" {
+				r.exec("peer-recvfrom", kv("conn", c))
+			}
+		case 3:
+			if c := refSome(r.udpPeers, a[1]); c != "" {
+				r.exec("peer-udp-close", kv("conn", c))
+			}
+		}
 	}
 }
 

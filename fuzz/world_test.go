@@ -39,6 +39,7 @@ const (
 	rearm   = 1    // reuse-irp rearm
 	connSk  = 0    // wsk-socket flags: WSK_FLAG_CONNECTION_SOCKET
 	listSk  = 1    // WSK_FLAG_LISTEN_SOCKET
+	dgSk    = 4    // WSK_FLAG_DATAGRAM_SOCKET
 	qStep   = 0    // queue: step
 	qRun    = 3    // queue: run
 	zDef    = 0    // size table: the block's size
@@ -252,6 +253,36 @@ var worldSeeds = []struct {
 		op(OpConnect, 0, rD443, 0),
 		op(OpQueue, qRun),
 	}}},
+	// The UDP proxy flow: a callout (pid 500, to 127.0.0.1:9000) redirects
+	// the application's (pid 600) first datagram to 198.51.100.7:53 to the
+	// proxy's datagram socket, which receives it with the records and the
+	// context as control information in pool1 and forwards it with them;
+	// the callout sees REDIRECTED_BY_SELF and the server gets it.
+	{"udp-proxy", &Program{Seed: 11, Ops: []Op{
+		op(OpRegistration, 0),
+		op(OpProcess, 0, 1), // pid 500, elevated: the proxy
+		op(OpProcess, 1, 0), // pid 600: the application
+		op(OpCallout, 0, 0, 0),
+		op(OpPeerUDP, 0, 2, 0), // System's UDP endpoint at 198.51.100.7:53 (peer1)
+		op(OpPeerUDP, 0, 1, 3), // the application's at 10.0.0.1:40000 (peer2)
+		op(OpAllocIRP, 0),
+		op(OpSetRoutine, 0, all, retMPR),
+		op(OpSocket, dgSk, 0, 0), // sock1, owner 500
+		op(OpQueue, qRun),
+		op(OpReuseIRP, 0, rearm),
+		op(OpBind, 0, bProxy, 0),
+		op(OpQueue, qRun),
+		op(OpAllocPool, 5, 0), // pool1, 1024 bytes
+		op(OpAllocPool, 5, 0), // pool2, 1024 bytes
+		op(OpReuseIRP, 0, rearm),
+		op(OpReceiveFrom, 0, 1, 1, 0), // into pool2, control into pool1
+		op(OpPeerUDP, 1, 1, 0),        // the application sends to 198.51.100.7:53
+		op(OpQueue, qRun),
+		op(OpReuseIRP, 0, rearm),
+		op(OpSendTo, 0, 1, 0, 3, 0), // pool2 to 198.51.100.7:53, control pool1 of the length received
+		op(OpQueue, qRun),
+		op(OpPeerUDP, 2, 0, 0), // the server reads it
+	}}},
 	// A callout that redirects every connect to 198.51.100.7:443 to its
 	// proxy without loop avoidance; the proxy forgets to SET the records, so
 	// its outbound connect is redirected to itself again.
@@ -380,20 +411,31 @@ func TestDecodeEncode(t *testing.T) {
 	}
 }
 
-// TestBindCalloutSeed: operand p>>6 == 3 of OpCallout declares the callout at
-// ALE_BIND_REDIRECT_V4, and its rewrite reaches the socket.
-func TestBindCalloutSeed(t *testing.T) {
+// TestSeedStories: some seeds tell a story whose key lines their printed
+// scenario must show (the operand encodings they rely on work).
+func TestSeedStories(t *testing.T) {
+	stories := map[string][]string{
+		// OpCallout with p>>6 == 3 declares the callout at ALE_BIND_REDIRECT_V4,
+		// and its rewrite reaches the socket.
+		"bind-callout-rewrite": {"layer=ALE_BIND_REDIRECT_V4 behaviour=redirect local=10.0.0.1:40000", "LocalAddress=10.0.0.1:40000", "local 10.0.0.1:40000, remote 198.51.100.7:443"},
+		// The UDP proxy receives the records as control information and
+		// forwards them (OpSendTo c bit 1: the length received).
+		"udp-proxy": {"Control=[IPPROTO_IP/IP_WFP_REDIRECT_RECORDS 96 bytes]", "ctl=pool1 ctl-len=112", "FWPS_CONNECTION_REDIRECTED_BY_SELF", "peer1 received 1024 bytes from 127.0.0.1:9000"},
+	}
 	for _, s := range worldSeeds {
-		if s.name != "bind-callout-rewrite" {
+		want, ok := stories[s.name]
+		if !ok {
 			continue
 		}
+		delete(stories, s.name)
 		text := s.prog.Run().Scenario(s.prog)
-		for _, want := range []string{"layer=ALE_BIND_REDIRECT_V4 behaviour=redirect local=10.0.0.1:40000", "LocalAddress=10.0.0.1:40000", "local 10.0.0.1:40000, remote 198.51.100.7:443"} {
-			if !strings.Contains(text, want) {
-				t.Errorf("bind-callout-rewrite: the printed scenario lacks %q:\n%s", want, text)
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: the printed scenario lacks %q:\n%s", s.name, w, text)
 			}
 		}
-		return
 	}
-	t.Fatal("no seed bind-callout-rewrite")
+	for name := range stories {
+		t.Errorf("no seed %s", name)
+	}
 }

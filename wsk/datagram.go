@@ -174,9 +174,34 @@ func (p *Provider) udpSend(d *dgEndpoint, org origin, remote netip.AddrPort, dat
 		f.src = netip.AddrPortFrom(src, org.local.Port())
 		d.flows = append(d.flows, f)
 	}
-	p.udpDeliver(f.dst, datagram{from: f.src, data: append([]byte(nil), data...), control: f.control})
+	p.udpDeliver(f.dst, datagram{from: f.src, data: append(p.dgBuf(len(data)), data...), control: f.control})
 	f.control = nil
 	return nt.STATUS_SUCCESS
+}
+
+// dgBuf returns an empty slice with room for n bytes, reusing the payload
+// of a datagram a WSK socket already received (the steady state allocates
+// nothing).
+func (p *Provider) dgBuf(n int) []byte {
+	for k := len(p.dgFree) - 1; k >= 0; k-- {
+		if b := p.dgFree[k]; cap(b) >= n {
+			p.dgFree[k] = p.dgFree[len(p.dgFree)-1]
+			p.dgFree = p.dgFree[:len(p.dgFree)-1]
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// popDatagram takes the oldest datagram of a queue without letting the
+// queue's backing array drift (appends reuse it).
+func popDatagram(q *[]datagram) datagram {
+	rx := *q
+	dg := rx[0]
+	copy(rx, rx[1:])
+	rx[len(rx)-1] = datagram{}
+	*q = rx[:len(rx)-1]
+	return dg
 }
 
 // udpDeliver queues dg at the endpoint bound to dst, if any (UDP drops a
@@ -295,7 +320,10 @@ func (p *Provider) WskSendTo(s *Socket, buffer *Buf, flags uint32, remoteAddress
 				break
 			}
 			remote := netip.AddrPortFrom(remoteAddress.Addr().Unmap(), remoteAddress.Port())
-			org := origin{name: s.Name(), pid: s.owner.PID, local: s.local, records: controlRecords(cms, s.family), classify: true}
+			org := origin{pid: s.owner.PID, local: s.local, records: controlRecords(cms, s.family), classify: true}
+			if s.dg.flowTo(remote) == nil {
+				org.name = s.Name() // for WFP's reports; formatted only for a new flow
+			}
 			st = p.udpSend(s.dg, org, remote, buffer.Block.Bytes()[buffer.Offset:buffer.Offset+buffer.Length], s.family)
 			if st == nt.STATUS_SUCCESS {
 				n = buffer.Length
@@ -385,9 +413,12 @@ func (p *Provider) WskReceiveFrom(s *Socket, buffer *Buf, flags uint32, remoteAd
 // control information into ctl, up to ctlCap bytes), fills o and returns
 // the bytes copied and the completion status (P-DGTRUNC when truncated).
 func (p *Provider) receiveDatagram(i *irp.IRP, s *Socket, buffer *Buf, ctl *irp.Block, ctlCap uint32, o *outs) (uint64, nt.Status) {
-	dg := s.dg.rx[0]
-	s.dg.rx[0] = datagram{}
-	s.dg.rx = s.dg.rx[1:]
+	dg := popDatagram(&s.dg.rx)
+	defer func() {
+		if len(p.dgFree) < 64 {
+			p.dgFree = append(p.dgFree, dg.data)
+		}
+	}()
 	n := uint64(len(dg.data))
 	if n > buffer.Length {
 		n = buffer.Length
@@ -521,8 +552,7 @@ func (pu *PeerUDP) Receive() (Datagram, bool) {
 	if len(pu.ep.rx) == 0 {
 		return Datagram{}, false
 	}
-	dg := pu.ep.rx[0]
-	pu.ep.rx = pu.ep.rx[1:]
+	dg := popDatagram(&pu.ep.rx)
 	return Datagram{From: dg.from, Data: dg.data}, true
 }
 

@@ -69,6 +69,8 @@ type Provider struct {
 	socks []*Socket // handle table: handle = index+1; nil once closed
 	ops   []*op     // pending ops not tied to a socket (socket creation)
 	free  []*op
+	// dgFree holds payload buffers of received datagrams for reuse.
+	dgFree [][]byte
 	// pendOp is the op finish created for the call in progress (nil when
 	// it completed inline).
 	pendOp *op

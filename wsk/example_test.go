@@ -135,3 +135,56 @@ func ExampleProvider_WskControlSocket_query() {
 	// 64-byte buffer: STATUS_BUFFER_TOO_SMALL OutputSizeReturned 96
 	// violations: 0
 }
+
+// A UDP proxy receives the redirect records (and context) as control
+// information of the first datagram of a redirected flow, and passes the
+// records on as control information of its own first datagram to the
+// original destination, so WFP does not redirect that datagram back to it.
+func ExampleProvider_WskReceiveFrom() {
+	w := sim.NewWorld(sim.Config{Seed: 1})
+	m := irp.NewManager(w)
+	p, _ := wsk.NewProvider(m, wsk.Config{})
+	var reg wsk.Registration
+	var npi wsk.ProviderNPI
+	p.WskRegister(&wsk.ClientNPI{Dispatch: &wsk.ClientDispatch{Version: nt.MAKE_WSK_VERSION(1, 0)}}, &reg)
+	p.WskCaptureProviderNPI(&reg, nt.WSK_INFINITE_WAIT, &npi)
+
+	// A WFP redirect policy sends flows to 198.51.100.7:53 to the proxy at
+	// 127.0.0.1:5300 (System, pid 4), with the original destination as context.
+	dns := netip.MustParseAddrPort("198.51.100.7:53")
+	_ = p.Engine().AddRedirectPolicy("P1", dns, netip.MustParseAddrPort("127.0.0.1:5300"), []byte(dns.String()), wsk.SystemPID)
+	server, _ := p.PeerUDPBind(p.System(), dns)
+	app, _ := p.PeerUDPBind(p.System(), netip.MustParseAddrPort("10.0.0.1:40000"))
+
+	dgram := func(at string) *wsk.Socket {
+		iosb := call(w, m, func(i *irp.IRP) nt.Status {
+			return npi.Dispatch.WskSocket(npi.Client, nt.AF_INET, nt.SOCK_DGRAM, nt.IPPROTO_UDP, nt.WSK_FLAG_DATAGRAM_SOCKET, nil, nil, nil, nil, nil, i)
+		})
+		s := p.SocketFromInformation(iosb.Information)
+		call(w, m, func(i *irp.IRP) nt.Status { return p.WskBind(s, netip.MustParseAddrPort(at), 0, i) })
+		return s
+	}
+	in, out := dgram("127.0.0.1:5300"), dgram("10.0.0.1:0")
+
+	app.SendTo(dns, []byte("query"))
+	data := m.ExAllocatePool2(irp.POOL_FLAG_NON_PAGED, 512, 0x736b7357)
+	ctl := m.ExAllocatePool2(irp.POOL_FLAG_NON_PAGED, 1024, 0x736b7357)
+	var from netip.AddrPort
+	ctlLen := uint32(1024)
+	iosb := call(w, m, func(i *irp.IRP) nt.Status {
+		return p.WskReceiveFrom(in, &wsk.Buf{Block: data, Length: 512}, 0, &from, &ctlLen, ctl, nil, i)
+	})
+	objs, _ := wsk.ParseCMSG(ctl.Bytes()[:ctlLen])
+	fmt.Printf("proxy got %d bytes from %v with %d control objects; context %q\n", iosb.Information, from, len(objs), objs[1].Data)
+
+	records := wsk.AppendCMSG(nil, nt.IPPROTO_IP, nt.IP_WFP_REDIRECT_RECORDS, objs[0].Data)
+	copy(ctl.Bytes(), records)
+	iosb = call(w, m, func(i *irp.IRP) nt.Status {
+		return p.WskSendTo(out, &wsk.Buf{Block: data, Length: iosb.Information}, 0, &dns, uint32(len(records)), ctl, i)
+	})
+	dg, ok := server.Receive()
+	fmt.Println("WskSendTo:", iosb.Status, "server received:", ok, string(dg.Data))
+	// Output:
+	// proxy got 5 bytes from 10.0.0.1:40000 with 2 control objects; context "198.51.100.7:53"
+	// WskSendTo: STATUS_SUCCESS server received: true query
+}

@@ -15,7 +15,7 @@ import (
 func init() {
 	for _, c := range []*command{
 		{name: "wsk-sendto", args: []string{"socket", "buf", "off", "len", "flags", "to", "ctl", "ctl-len", "irp"}, open: true, run: cmdWskSendTo,
-			help: "WskSendTo(Socket, Buffer, Flags, RemoteAddress, ControlInfoLength, ControlInfo, Irp); ctl= is a pool block of WSACMSGHDR objects (what a wsk-receivefrom put there, say), ctl-len= its length", ex: "wsk-sendto socket=out buf=data len=2 to=198.51.100.7:53 ctl=cmsg ctl-len=144 irp=op"},
+			help: "WskSendTo(Socket, Buffer, Flags, RemoteAddress, ControlInfoLength, ControlInfo, Irp); ctl= is a pool block of WSACMSGHDR objects (what a wsk-receivefrom put there, say), ctl-len= the ControlInfoLength (default: the whole block, so give the ControlLength a receive showed)", ex: "wsk-sendto socket=out buf=data len=2 to=198.51.100.7:53 ctl=cmsg ctl-len=144 irp=op"},
 		{name: "wsk-receivefrom", args: []string{"socket", "buf", "off", "len", "flags", "from", "ctl", "ctl-len", "cflags", "irp"}, open: true, run: cmdWskReceiveFrom,
 			help: "WskReceiveFrom(Socket, Buffer, Flags, RemoteAddress, ControlLength, ControlInfo, ControlFlags, Irp); from=NULL and cflags=NULL pass NULL pointers, ctl-len=NULL a NULL ControlLength; the completion shows the control objects", ex: "wsk-receivefrom socket=in buf=data len=16 ctl=cmsg ctl-len=1024 irp=op"},
 		{name: "peer-udp-bind", args: []string{"process", "addr", "name"}, open: true, run: cmdPeerUDPBind, help: "a UDP endpoint of a user-mode program (a local address) or of a remote host", ex: "peer-udp-bind process=System addr=198.51.100.7:53 name=dns"},

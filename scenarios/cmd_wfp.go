@@ -291,6 +291,9 @@ func cmdCallout(in *Interp, c *Command, a *args) error {
 	cs.setHandle = a.flag("set-handle", true)
 	cs.setPID = a.flag("set-pid", true)
 	cs.apply = choiceArg(a, "apply", "same", "same", "none", "other")
+	if bind && cs.apply == "other" && a.err == nil {
+		a.fail("apply=other is not modelled at %v (a bind-layer callout applies the data it acquired, or none)", l)
+	}
 	cs.checkRight = a.flag("check-right", true)
 	cs.local, _ = in.addrArg(a, "local", cs.behaviour == "redirect" && bind)
 	cs.pend = a.flag("pend", false)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wsksim/wsksim/nt"
+	"github.com/wsksim/wsksim/wsk"
 )
 
 // Convert writes the trace read from r as a scenario file for package
@@ -658,7 +659,7 @@ func (c *converter) env(e *Event) {
 		if data.Kind == Buf {
 			d := data.Buf.Data
 			if data.Buf.Form == BufLen {
-				d = make([]byte, min(data.Buf.Len, scratchCap))
+				d = make([]byte, min(data.Buf.Len, uint64(wsk.MaxDatagram)))
 			}
 			h = hex.EncodeToString(d)
 		}

@@ -20,6 +20,12 @@ import (
 // forwards them sends the model's records instead; their size is the
 // trace's own, so ControlLength is not compared when records are present.
 
+// ctlRoom is the room the replay gives the model for control information
+// when a WskReceiveFrom's ControlInfo names no pool block: enough for the
+// model's records and context whatever size the trace's Windows records
+// have.
+const ctlRoom = 4096
+
 // dgCall is what a WskReceiveFrom's completion is checked against.
 type dgCall struct {
 	from    *netip.AddrPort
@@ -85,7 +91,8 @@ func (r *replayer) sendToCall(ev *Event) {
 		ra = &a
 	}
 	r.registerCallouts(ev) // the first datagram of a flow is classified
-	ctlLen := arg("ControlInfoLength").U
+	traceLen := arg("ControlInfoLength").U
+	ctlLen := traceLen
 	var ctl *irp.Block
 	if cv := arg("ControlInfo"); cv.Kind == Buf {
 		data := r.controlFor(cv, ctlLen)
@@ -98,13 +105,21 @@ func (r *replayer) sendToCall(ev *Event) {
 		if !r.spend(uint64(len(data))) {
 			return
 		}
-		if drv := r.blockOf(Value{Kind: Name, Name: cv.Buf.Pool}); cv.Buf.Pool != "" && drv != nil && !drv.Freed() && drv.Size() >= uint64(len(data)) {
+		drv := r.blockOf(Value{Kind: Name, Name: cv.Buf.Pool})
+		switch {
+		case cv.Buf.Pool == "":
+			ctl = r.scratchBlock(data, uint64(len(data)))
+		case drv != nil && !drv.Freed() && drv.Size() >= uint64(len(data)):
 			fill(drv, data)
 			ctl = drv
-		} else if cv.Buf.Pool != "" {
-			ctl = drv // freed or too small: the model reports the misuse
-		} else {
+		case drv != nil && !drv.Freed() && drv.Size() >= traceLen:
+			// The driver's buffer holds its own control information but
+			// not the model's (the model's records are larger than the
+			// ones the trace shows): the model sends from a copy.
 			ctl = r.scratchBlock(data, uint64(len(data)))
+			r.note(fmt.Sprintf("WskSendTo (seq %d): the model's control information (%d bytes) does not fit %s (%d bytes); it was sent from a copy, without lifetime checks on %s", ev.Seq, len(data), cv.Buf.Pool, drv.Size(), cv.Buf.Pool))
+		default:
+			ctl = drv // freed, or too small for the trace's own length: the model reports the misuse
 		}
 	}
 	r.hold(iv, &wcall{ev: ev, fn: "WskSendTo"})
@@ -133,20 +148,22 @@ func (r *replayer) receiveFromCall(ev *Event) {
 		w.dg.ctlLen = &c
 		w.dg.ctlCap = c
 	}
-	if cv := arg("ControlInfo"); cv.Kind == Buf {
+	if cv := arg("ControlInfo"); cv.Kind == Buf && w.dg.ctlLen != nil {
+		// The model's records need not be the size of the ones the trace
+		// shows: the model may use the whole of the driver's block (or,
+		// without one, ctlRoom bytes).
+		drv := r.blockOf(Value{Kind: Name, Name: cv.Buf.Pool})
 		switch {
-		case cv.Buf.Pool != "":
-			w.dg.ctl = r.blockOf(Value{Kind: Name, Name: cv.Buf.Pool})
-		case w.dg.ctlCap > 0:
-			// Room for the model's control information, whatever size the
-			// trace's records take.
-			w.dg.ctl = r.scratchBlock(nil, max(uint64(w.dg.ctlCap), 4096))
-			if w.dg.ctlCap < 4096 && w.dg.ctlLen != nil {
-				*w.dg.ctlLen = 4096
-			}
+		case cv.Buf.Pool == "":
+			w.dg.ctl = r.scratchBlock(nil, max(uint64(w.dg.ctlCap), ctlRoom))
 		default:
-			w.dg.ctl = r.scratchBlock(nil, 0)
+			w.dg.ctl = drv // too small for the trace's own ControlLength, or freed: the model reports it
 		}
+		if b := w.dg.ctl; b != nil && !b.Freed() && b.Size() >= uint64(w.dg.ctlCap) {
+			*w.dg.ctlLen = uint32(min(b.Size(), uint64(nt.MAXULONG)))
+		}
+	} else if cv.Kind == Buf {
+		w.dg.ctl = r.blockOf(Value{Kind: Name, Name: cv.Buf.Pool})
 	}
 	r.hold(iv, w)
 	st := r.p.WskReceiveFrom(r.sockOf(arg("Socket")), buf, uint32(arg("Flags").U), w.dg.from, w.dg.ctlLen, w.dg.ctl, w.dg.ctlFlag, r.irpOf(iv))
@@ -180,7 +197,13 @@ func (r *replayer) dgComplete(w *wcall, i *irp.IRP, ev *Event) {
 				return
 			}
 		case "ControlFlags":
-			if d.ctlFlag != nil && a.Val.Kind == Int && uint32(a.Val.U) != *d.ctlFlag {
+			if d.ctlFlag != nil && a.Val.Kind == Int && uint32(a.Val.U)&^wsk.MSG_CTRUNC != *d.ctlFlag&^wsk.MSG_CTRUNC {
+				r.diverge(ev, where, fmt.Sprintf("ControlFlags 0x%x", a.Val.U), fmt.Sprintf("ControlFlags 0x%x", *d.ctlFlag), doc, "MSG_TRUNC when the datagram was larger than the buffer")
+				return
+			}
+			// MSG_CTRUNC depends on the records' size, which is Windows'
+			// in the trace: compared only when no records are involved.
+			if d.ctlFlag != nil && a.Val.Kind == Int && !hasRecords && !traceHasRecords(ev) && uint32(a.Val.U) != *d.ctlFlag {
 				r.diverge(ev, where, fmt.Sprintf("ControlFlags 0x%x", a.Val.U), fmt.Sprintf("ControlFlags 0x%x", *d.ctlFlag), doc, "MSG_TRUNC when the datagram was larger than the buffer, MSG_CTRUNC when a control object did not fit")
 				return
 			}
@@ -228,6 +251,11 @@ func (r *replayer) matchControl(ev *Event, where, doc string, v Value, model []b
 			s = "none"
 		}
 		return s
+	}
+	if f, ok := ev.OutArg("ControlFlags"); ok && f.Kind == Int && uint32(f.U)&wsk.MSG_CTRUNC != 0 && len(tcms) < len(mcms) {
+		// Windows truncated what the model, given room for its own records,
+		// did not: the objects that reached the driver must be a prefix.
+		mcms = mcms[:len(tcms)]
 	}
 	if len(tcms) != len(mcms) {
 		r.diverge(ev, where, "control objects: "+desc(tcms), "control objects: "+desc(mcms), doc, "the first datagram of a redirected flow carries IP_WFP_REDIRECT_RECORDS and, when the callout set one, IP_WFP_REDIRECT_CONTEXT")
@@ -297,4 +325,26 @@ func (r *replayer) udpEnv(ev *Event, fail func(error)) {
 		pu.Close()
 		r.forget(f("conn").Name)
 	}
+}
+
+// traceHasRecords reports whether a WskReceiveFrom completion's ControlInfo
+// shows redirect records (or is opaque).
+func traceHasRecords(ev *Event) bool {
+	v, ok := ev.OutArg("ControlInfo")
+	if !ok {
+		return false
+	}
+	if v.Kind == Bind {
+		return true
+	}
+	if v.Kind != Buf {
+		return false
+	}
+	cms, _ := wsk.ParseCMSG(v.Buf.Data)
+	for _, c := range cms {
+		if c.Type == nt.IP_WFP_REDIRECT_RECORDS {
+			return true
+		}
+	}
+	return false
 }

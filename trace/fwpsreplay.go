@@ -65,7 +65,7 @@ func (r *replayer) registerCallouts(ev *Event) {
 		if e.Kind == EvEnv && e.What == "classify" {
 			if tc := r.calloutFor(e); tc != nil {
 				if v, ok := e.Arg("remote"); ok && v.Kind == Addr {
-					tc.remotes[v.AP] = true
+					tc.remotes[unmapAP(v.AP)] = true
 				}
 			}
 		}
@@ -176,7 +176,7 @@ func (r *replayer) calloutFn(tc *tcallout, c *wfp.Classify) {
 		q, r.fw.top = r.fw.top, nil
 	} else {
 		q = r.nextUnmatched()
-		if (q == nil || q.ev.Kind != EvEnv || q.ev.What != "classify") && c.Layer.IsConnectRedirect() && len(tc.remotes) > 0 && !tc.remotes[c.RemoteAddress] {
+		if (q == nil || q.ev.Kind != EvEnv || q.ev.What != "classify") && c.Layer.IsConnectRedirect() && len(tc.remotes) > 0 && !tc.remotes[unmapAP(c.RemoteAddress)] {
 			// The trace never shows this callout classifying this
 			// destination: its filter's conditions (not in the trace)
 			// exclude it. The classifyFn leaves the classify alone.
@@ -663,3 +663,5 @@ func addrSet(m map[netip.AddrPort]bool) string {
 	sort.Strings(out)
 	return strings.Join(out, ", ")
 }
+
+func unmapAP(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }

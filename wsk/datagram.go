@@ -69,13 +69,14 @@ type CMSG struct {
 	Data        []byte // aliases the buffer parsed
 }
 
-// ParseCMSG splits control information into its objects. It fails on a
-// cmsg_len shorter than the header or running past the buffer.
+// ParseCMSG splits control information into its objects, walking it as
+// WSA_CMSG_NXTHDR does: fewer bytes left than a header end the walk. It
+// fails on a cmsg_len shorter than the header or running past the buffer.
 func ParseCMSG(b []byte) ([]CMSG, error) {
 	var out []CMSG
 	for off := 0; off < len(b); {
 		if len(b)-off < cmsgHdrLen {
-			return out, fmt.Errorf("wsk.ParseCMSG: %d bytes left at offset %d, less than a WSACMSGHDR (%d)", len(b)-off, off, cmsgHdrLen)
+			break // WSA_CMSG_NXTHDR stops where a header no longer fits
 		}
 		l := binary.LittleEndian.Uint64(b[off:])
 		if l < cmsgHdrLen || l > uint64(len(b)-off) {
@@ -219,7 +220,9 @@ func (p *Provider) udpDeliver(dst netip.AddrPort, dg datagram) {
 		switch {
 		case b.addr == dst.Addr():
 			exact = b.owner
-		case b.addr.IsUnspecified() && (b.addr.Is4() == dst.Addr().Is4() || !b.v6only):
+		case b.addr.IsUnspecified() && (b.addr.Is4() == dst.Addr().Is4() || (b.addr.Is6() && dst.Addr().Is4() && !b.v6only)):
+			// 0.0.0.0 takes IPv4 only; [::] takes IPv6, and IPv4 too
+			// unless IPV6_V6ONLY (dual-stack-sockets).
 			wild = b.owner
 		}
 	}
@@ -229,7 +232,7 @@ func (p *Provider) udpDeliver(dst netip.AddrPort, dg datagram) {
 	}
 	switch o := owner.(type) {
 	case *Socket:
-		if o.dg != nil && o.flags&sfClosed == 0 {
+		if o.dg != nil && o.flags&(sfClosed|sfDead) == 0 {
 			o.dg.rx = append(o.dg.rx, dg)
 			p.kickSocket(o)
 		}
@@ -305,7 +308,8 @@ func (p *Provider) WskSendTo(s *Socket, buffer *Buf, flags uint32, remoteAddress
 		case s.flags&sfBound == 0:
 			p.w.Violate(RuleNotBound, "WskSendTo on "+s.Name()+", a datagram socket that is not bound", s.Name())
 			st = nt.STATUS_INVALID_DEVICE_STATE
-		case !remoteAddress.IsValid() || remoteAddress.Port() == 0 || remoteAddress.Addr().IsUnspecified() || remoteAddress.Addr().Unmap().Is4() != (s.family == nt.AF_INET):
+		case !remoteAddress.IsValid() || remoteAddress.Port() == 0 || remoteAddress.Addr().IsUnspecified() || !s.sendAddrOK(remoteAddress.Addr()):
+			p.w.TraceNote(fmt.Sprintf("wsk: WskSendTo on %s: RemoteAddress %v is not a destination of this %s socket (IPv4 for AF_INET; IPv6, or IPv4-mapped when IPV6_V6ONLY is off, for AF_INET6; a port and a specific address)", s.Name(), *remoteAddress, familyName(s.family)))
 			st = nt.STATUS_INVALID_PARAMETER
 		case buffer.Length > MaxDatagram:
 			st = nt.STATUS_INVALID_BUFFER_SIZE
@@ -428,6 +432,10 @@ func (p *Provider) receiveDatagram(i *irp.IRP, s *Socket, buffer *Buf, ctl *irp.
 		p.m.Deliver(i, buffer.Block, buffer.Offset, dg.data[:n])
 	}
 	o.raV = dg.from
+	if s.family == nt.AF_INET6 && dg.from.Addr().Is4() {
+		// An IPv4 sender as a dual-stack socket sees it: IPv4-mapped.
+		o.raV = netip.AddrPortFrom(netip.AddrFrom16(dg.from.Addr().As16()), dg.from.Port())
+	}
 	if dg.control != nil && o.ctlLen != nil {
 		cms, _ := ParseCMSG(dg.control)
 		var out []byte
@@ -574,4 +582,41 @@ func (pu *PeerUDP) Close() {
 		p.net.unbind(true, pu.local.Port(), pu)
 	}
 	p.endFlows(&pu.ep)
+}
+
+// sendAddrOK reports whether a is a destination address of s's family: IPv4
+// for AF_INET; IPv6 for AF_INET6, and IPv4-mapped IPv6 too unless the
+// socket is IPV6_V6ONLY (dual-stack-sockets).
+func (s *Socket) sendAddrOK(a netip.Addr) bool {
+	if s.family == nt.AF_INET {
+		return a.Is4()
+	}
+	if a.Is4In6() {
+		return s.flags&sfV6Only == 0
+	}
+	return a.Is6()
+}
+
+func familyName(af uint16) string {
+	if af == nt.AF_INET6 {
+		return "AF_INET6"
+	}
+	return "AF_INET"
+}
+
+// killDatagrams is a datagram socket becoming no longer functional
+// (ForceClose, P-FORCED): waiting receives complete with
+// STATUS_FILE_FORCED_CLOSED, queued datagrams and flows go.
+func (p *Provider) killDatagrams(s *Socket) {
+	if s.dg == nil {
+		return
+	}
+	for k := 0; k < len(s.ops); {
+		if o := s.ops[k]; o.kind == opReceiveFrom {
+			p.completeOp(o, nt.STATUS_FILE_FORCED_CLOSED, 0)
+			continue // completeOp removed it
+		}
+		k++
+	}
+	p.endFlows(s.dg)
 }

@@ -364,3 +364,136 @@ func TestCMSGRoundTrip(t *testing.T) {
 }
 
 func simConfig(seed uint64) sim.Config { return sim.Config{Seed: seed} }
+
+func (l *lab) dgSocket6(bindTo string, v6only bool) *wsk.Socket {
+	l.t.Helper()
+	iosb := l.do(func(i *irp.IRP) nt.Status {
+		return l.p.WskSocket(l.npi.Client, nt.AF_INET6, nt.SOCK_DGRAM, nt.IPPROTO_UDP, nt.WSK_FLAG_DATAGRAM_SOCKET, nil, nil, nil, nil, nil, i)
+	})
+	s := l.p.SocketFromInformation(iosb.Information)
+	if !v6only {
+		in := l.pool([]byte{0, 0, 0, 0}, 4)
+		if st := l.do(func(i *irp.IRP) nt.Status {
+			return l.p.WskControlSocket(s, nt.WskSetOption, nt.IPV6_V6ONLY, nt.IPPROTO_IPV6, 4, in, 0, nil, nil, i)
+		}).Status; st != nt.STATUS_SUCCESS {
+			l.t.Fatalf("IPV6_V6ONLY=0: %v", st)
+		}
+		l.free(in)
+	}
+	if st := l.do(func(i *irp.IRP) nt.Status { return l.p.WskBind(s, ap(bindTo), 0, i) }).Status; st != nt.STATUS_SUCCESS {
+		l.t.Fatalf("WskBind(%s): %v", bindTo, st)
+	}
+	return s
+}
+
+// Review findings: which wildcard takes which family (dual-stack-sockets),
+// and a dual-stack socket answering an IPv4 sender.
+func TestDatagramFamilies(t *testing.T) {
+	l := newLab(t, simConfig(6), false)
+	v4 := l.dgSocket(nil, "0.0.0.0:5353")
+	p6, _ := l.p.PeerUDPBind(l.p.System(), ap("[::1]:4000"))
+	p6.SendTo(ap("[::1]:5353"), []byte("v6"))
+	if s := l.p.OpenSockets(); s != 1 {
+		t.Fatalf("%d sockets", s)
+	}
+	// 0.0.0.0 takes IPv4 only: nothing is queued for v4 (a receive would pend).
+	peek := l.m.IoAllocateIrp(1, false)
+	b := l.pool(nil, 8)
+	iosb := irp.IoStatusBlock{Status: nt.STATUS_PENDING}
+	l.m.IoSetCompletionRoutine(peek, labRoutine, &iosb, true, true, true)
+	l.p.WskReceiveFrom(v4, &wsk.Buf{Block: b, Length: 8}, 0, nil, nil, nil, nil, peek)
+	l.w.RunUntilIdle()
+	if iosb.Status != nt.STATUS_PENDING {
+		t.Fatalf("an AF_INET socket bound to 0.0.0.0 received an IPv6 datagram: %v", iosb.Status)
+	}
+	l.close(v4) // cancels the receive
+	l.m.IoFreeIrp(peek)
+
+	dual := l.dgSocket6("[::]:5354", false)
+	p4, _ := l.p.PeerUDPBind(l.p.System(), ap("127.0.0.1:4001"))
+	p4.SendTo(ap("127.0.0.1:5354"), []byte("v4"))
+	r := l.receiveFrom(dual, 8, 0)
+	mapped := ap("[::ffff:127.0.0.1]:4001")
+	if r.iosb.Status != nt.STATUS_SUCCESS || r.from != mapped {
+		t.Fatalf("dual-stack receive: %+v, want from %v", r, mapped)
+	}
+	if st := l.sendTo(dual, mapped, []byte("ok"), nil).Status; st != nt.STATUS_SUCCESS {
+		t.Fatalf("dual-stack reply to %v: %v", mapped, st)
+	}
+	if dg, ok := p4.Receive(); !ok || string(dg.Data) != "ok" || dg.From != ap("127.0.0.1:5354") {
+		t.Fatalf("the IPv4 peer got %+v, %v", dg, ok)
+	}
+	v6only := l.dgSocket6("[::1]:5355", true)
+	if st := l.sendTo(v6only, mapped, []byte("no"), nil).Status; st != nt.STATUS_INVALID_PARAMETER {
+		t.Fatalf("IPV6_V6ONLY socket sending to %v: %v, want STATUS_INVALID_PARAMETER", mapped, st)
+	}
+	l.free(b)
+	l.close(dual)
+	l.close(v6only)
+	p4.Close()
+	p6.Close()
+	if v := l.finish(); v != "" {
+		t.Fatalf("violations:\n%s", v)
+	}
+}
+
+// Review finding: a cancelled WskBind cannot be taken back once a datagram
+// flow uses the address; and a force-closed datagram socket's waiting
+// receive completes with STATUS_FILE_FORCED_CLOSED and receives no more.
+func TestDatagramBindCancelAndForcedClose(t *testing.T) {
+	l := newLab(t, simConfig(7), false)
+	l.w.SetPolicy(wsk.PolicyCancel, "cancel")
+	server, _ := l.p.PeerUDPBind(l.p.System(), dnsServer)
+	s := l.dgSocket(nil, "")
+	l.w.Pin(wsk.ChoiceBindComplete, 1) // pending
+	bi := l.m.IoAllocateIrp(1, false)
+	biosb := irp.IoStatusBlock{Status: nt.STATUS_PENDING}
+	l.m.IoSetCompletionRoutine(bi, labRoutine, &biosb, true, true, true)
+	if st := l.p.WskBind(s, ap("10.0.0.1:5353"), 0, bi); st != nt.STATUS_PENDING {
+		t.Fatalf("WskBind: %v, want STATUS_PENDING", st)
+	}
+	l.w.Unpin(wsk.ChoiceBindComplete)
+	l.sendTo(s, dnsServer, []byte("a"), nil)
+	l.m.IoCancelIrp(bi)
+	l.w.RunUntilIdle()
+	if biosb.Status != nt.STATUS_SUCCESS {
+		t.Fatalf("the bind a datagram flow depends on was taken back: %v", biosb.Status)
+	}
+	l.m.IoFreeIrp(bi)
+	if dg, _ := server.Receive(); dg.From != ap("10.0.0.1:5353") {
+		t.Fatalf("datagram from %v", dg.From)
+	}
+	// Forced close.
+	b := l.pool(nil, 8)
+	ri := l.m.IoAllocateIrp(1, false)
+	riosb := irp.IoStatusBlock{Status: nt.STATUS_PENDING}
+	l.m.IoSetCompletionRoutine(ri, labRoutine, &riosb, true, true, true)
+	l.p.WskReceiveFrom(s, &wsk.Buf{Block: b, Length: 8}, 0, nil, nil, nil, nil, ri)
+	l.p.ForceClose(s)
+	l.w.RunUntilIdle()
+	if riosb.Status != nt.STATUS_FILE_FORCED_CLOSED {
+		t.Fatalf("waiting receive on a force-closed socket: %v, want STATUS_FILE_FORCED_CLOSED", riosb.Status)
+	}
+	server.SendTo(ap("10.0.0.1:5353"), []byte("late"))
+	l.m.IoFreeIrp(ri)
+	l.free(b)
+	l.close(s)
+	server.Close()
+	if v := l.finish(); v != "" {
+		t.Fatalf("violations:\n%s", v)
+	}
+}
+
+// ParseCMSG walks like WSA_CMSG_NXTHDR: a tail shorter than a header ends
+// the walk; a cmsg_len past the end or shorter than a header is an error.
+func TestParseCMSGTail(t *testing.T) {
+	b := wsk.AppendCMSG(nil, nt.IPPROTO_IP, nt.IP_WFP_REDIRECT_CONTEXT, []byte("ctx"))
+	if cms, err := wsk.ParseCMSG(append(b, make([]byte, 15)...)); err != nil || len(cms) != 1 {
+		t.Fatalf("a 15-byte tail: %v, %v", cms, err)
+	}
+	bad := append([]byte(nil), b...)
+	bad[0] = 8
+	if _, err := wsk.ParseCMSG(bad); err == nil || !strings.Contains(err.Error(), "cmsg_len 8 at offset 0") {
+		t.Fatalf("cmsg_len 8: err %v, want one naming cmsg_len and offset", err)
+	}
+}

@@ -581,15 +581,17 @@ func (o *op) cancel(i *irp.IRP) {
 //
 //   - SET: the records go (unless a later SET replaced them);
 //   - WskBind: the address is released, while nothing else (a connect, a
-//     pending accept, a queued connection) depends on it;
+//     pending accept, a queued connection, a datagram flow or a received
+//     datagram) depends on it;
 //   - WskConnect: the connection is reset, while no other call waits on it;
 //   - WskSend: bytes already went out, so the connection is reset (what TCP
 //     does with a cancelled send);
 //   - WskSocket, WskSocketConnect, WskAccept: the new socket is closed (a
 //     non-success completion destroys it); address and option queries have
 //     nothing to undo;
-//   - WskListen, WskReceive (the data is in the buffer already),
-//     WskDisconnect (FIN sent) and WskCloseSocket cannot be taken back.
+//   - WskListen, WskReceive and WskReceiveFrom (the data is in the buffer
+//     already), WskSendTo that succeeded (the datagram is gone), WskDisconnect
+//     (FIN sent) and WskCloseSocket cannot be taken back.
 func (p *Provider) takeBack(o *op) bool {
 	s := o.s
 	switch o.k {
@@ -603,8 +605,9 @@ func (p *Provider) takeBack(o *op) bool {
 		if o.st != nt.STATUS_SUCCESS {
 			return true
 		}
-		if s == nil || s.flags&(sfBound|sfClosed|sfConnectIssued) != sfBound || len(s.ops) > 1 || (s.lst != nil && len(s.lst.backlog) > 0) {
-			return false
+		if s == nil || s.flags&(sfBound|sfClosed|sfConnectIssued) != sfBound || len(s.ops) > 1 || (s.lst != nil && len(s.lst.backlog) > 0) ||
+			(s.dg != nil && (len(s.dg.flows) > 0 || len(s.dg.rx) > 0)) {
+			return false // a connection, a datagram flow or a datagram depends on the address
 		}
 		if l := s.lst; l != nil {
 			if p.net.listeners[l.addr] == l {

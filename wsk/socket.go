@@ -251,6 +251,7 @@ func (p *Provider) gate(s *Socket, fn dispFn, name string) (gateResult, nt.Statu
 	s.busy++
 	if fn != dClose && p.w.PolicyName(PolicyForced) == "inject" && s.flags&sfDead == 0 && p.w.Fault(FaultForcedClose) {
 		s.flags |= sfDead
+		p.killDatagrams(s)
 	}
 	if fn != dClose && s.flags&sfDead != 0 {
 		return gateComplete, nt.STATUS_FILE_FORCED_CLOSED
@@ -273,6 +274,7 @@ func (p *Provider) ForceClose(s *Socket) {
 		if s.end != nil {
 			p.abort(s.end)
 		}
+		p.killDatagrams(s)
 	}
 }
 

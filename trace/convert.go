@@ -23,8 +23,11 @@ import (
 // (inline or pending, the cancel race), and pending completions are run where
 // the trace shows them. Opaque sizes are the model's: the trace is replayed
 // first to learn them. The callout side (classify, FWPS calls inside a
-// classifyFn) has no scenario command that replays a recorded callout; it is
-// kept as comments. Conversion reads the whole trace.
+// classifyFn) has no scenario command that replays a recorded callout: a
+// callout that does one fixed thing (redirects to one proxy, rewrites binds
+// to one address, permits, blocks) is declared as a scenario callout doing
+// it (convcallout.go), and the trace's FWPS calls are kept as comments.
+// Conversion reads the whole trace.
 func Convert(r io.Reader, w io.Writer) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -39,7 +42,7 @@ func Convert(r io.Reader, w io.Writer) error {
 	// with the same key.
 	rp := replayOnce(bytes.NewReader(data), Options{MaxViolations: 1000, Lookahead: 1 << 16, record: true, seed: convertSeed})
 	c := &converter{bw: bufio.NewWriter(w), evs: evs, rec: rp.conv, returns: map[uint64]*Event{}, done: map[int]bool{},
-		alias: map[string]string{}, used: map[string]bool{}}
+		alias: map[string]string{}, used: map[string]bool{}, callouts: inferCallouts(evs)}
 	for _, e := range evs {
 		if e.Kind == EvReturn {
 			c.returns[e.Call] = e
@@ -58,6 +61,7 @@ func Convert(r io.Reader, w io.Writer) error {
 	c.cmd("process name=peer pid=%d", peerPID)
 	for k, e := range evs {
 		c.at = k
+		c.declareCallouts(k)
 		switch e.Kind {
 		case EvNote:
 			c.cmd("note\n%s", e.Text)
@@ -119,6 +123,9 @@ type converter struct {
 	ntemp   int
 	alias   map[string]string // trace name → scenario name (a name bound again gets a fresh one)
 	used    map[string]bool
+	// callouts are the callouts to declare before the event at an index
+	// (convcallout.go).
+	callouts map[int][]*inferredCallout
 }
 
 // bind returns the scenario name for a trace name bound here.

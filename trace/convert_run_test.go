@@ -14,15 +14,13 @@ import (
 // TestConvertRuns converts every conforming testdata trace into a scenario,
 // runs it with package scenarios and replays the trace the run writes: the
 // run must record no violation and its trace must conform, the verdict of
-// the original. Traces of callout drivers are left out: no scenario command
-// replays a recorded classifyFn (their FWPS calls are kept as comments).
+// the original. Traces of callout drivers are included: their callouts are
+// declared as scenario callouts doing what the trace shows (or left as
+// comments when no fixed behaviour reproduces them).
 func TestConvertRuns(t *testing.T) {
 	files, _ := filepath.Glob("testdata/conforming/*.jsonl")
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".jsonl")
-		if strings.HasPrefix(name, "fwps-") {
-			continue
-		}
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(f)
 			if err != nil {
@@ -47,5 +45,36 @@ func TestConvertRuns(t *testing.T) {
 				t.Fatalf("the scenario's trace does not conform:\n%s\nscenario:\n%s\ntranscript:\n%s", b.String(), scn.String(), res.Transcript())
 			}
 		})
+	}
+}
+
+// TestConvertCallouts: a callout that does one fixed thing becomes a
+// scenario callout that does it (the proxy's own connect or datagram is then
+// REDIRECTED_BY_SELF in the scenario's run, as in the trace); one that
+// applies different data each time stays comments, and says why.
+func TestConvertCallouts(t *testing.T) {
+	for name, want := range map[string][]string{
+		"fwps-callout":      {"callout name=C1 layer=ALE_CONNECT_REDIRECT_V4 behaviour=redirect to=127.0.0.1:9000 target-pid=4 handle=H1", "filter name=F_C1 callout=C1", "remote=198.51.100.7:443", "FWPS_CONNECTION_REDIRECTED_BY_SELF"},
+		"fwps-udp-proxy":    {"callout name=U1 layer=ALE_CONNECT_REDIRECT_V4 behaviour=redirect to=127.0.0.1:5300 target-pid=500 handle=H1", "remote=198.51.100.7:53", "FWPS_CONNECTION_REDIRECTED_BY_SELF", "IP_WFP_REDIRECT_RECORDS"},
+		"fwps-bind-callout": {"# callout B1: it applied different layer data on different classifies; its classifies stay comments"},
+	} {
+		data, err := os.ReadFile(filepath.Join("testdata", "conforming", name+".jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var scn bytes.Buffer
+		if err := trace.Convert(bytes.NewReader(data), &scn); err != nil {
+			t.Fatal(err)
+		}
+		res, err := scenarios.Run(name+".txt", bytes.NewReader(scn.Bytes()), scenarios.Options{Seed: 1})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		all := scn.String() + res.Transcript()
+		for _, w := range want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%s: the converted scenario or its run lacks %q:\n%s", name, w, all)
+			}
+		}
 	}
 }

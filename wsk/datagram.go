@@ -485,11 +485,21 @@ type PeerUDP struct {
 	closed bool
 }
 
-// Name returns the endpoint's name ("peer3").
-func (pu *PeerUDP) Name() string { return pu.name }
+// Name returns the endpoint's name ("peer3"), or "NULL".
+func (pu *PeerUDP) Name() string {
+	if pu == nil {
+		return "NULL"
+	}
+	return pu.name
+}
 
-// Local returns the endpoint's address.
-func (pu *PeerUDP) Local() netip.AddrPort { return pu.local }
+// Local returns the endpoint's address (the zero AddrPort for nil).
+func (pu *PeerUDP) Local() netip.AddrPort {
+	if pu == nil {
+		return netip.AddrPort{}
+	}
+	return pu.local
+}
 
 // Datagram is a datagram a peer received.
 type Datagram struct {
@@ -535,6 +545,9 @@ func (p *Provider) PeerUDPBind(proc *Process, addr netip.AddrPort) (*PeerUDP, er
 // status is the network's answer (STATUS_ACCESS_DENIED when WFP blocks,
 // STATUS_SUCCESS even when nobody is bound at `to`: UDP drops it).
 func (pu *PeerUDP) SendTo(to netip.AddrPort, data []byte) (nt.Status, error) {
+	if pu == nil {
+		return 0, fmt.Errorf("wsk.PeerUDP.SendTo: nil endpoint")
+	}
 	if pu.closed {
 		return 0, fmt.Errorf("wsk.PeerUDP.SendTo: %s is closed", pu.name)
 	}
@@ -557,7 +570,7 @@ func (pu *PeerUDP) SendTo(to netip.AddrPort, data []byte) (nt.Status, error) {
 
 // Receive takes the oldest datagram the endpoint received.
 func (pu *PeerUDP) Receive() (Datagram, bool) {
-	if len(pu.ep.rx) == 0 {
+	if pu == nil || len(pu.ep.rx) == 0 {
 		return Datagram{}, false
 	}
 	dg := popDatagram(&pu.ep.rx)
@@ -565,12 +578,17 @@ func (pu *PeerUDP) Receive() (Datagram, bool) {
 }
 
 // Pending returns how many datagrams wait at the endpoint.
-func (pu *PeerUDP) Pending() int { return len(pu.ep.rx) }
+func (pu *PeerUDP) Pending() int {
+	if pu == nil {
+		return 0
+	}
+	return len(pu.ep.rx)
+}
 
 // Close unbinds the endpoint and ends its flows (the trace's env
 // peer_udp_close).
 func (pu *PeerUDP) Close() {
-	if pu.closed {
+	if pu == nil || pu.closed {
 		return
 	}
 	pu.closed = true

@@ -497,3 +497,60 @@ func TestParseCMSGTail(t *testing.T) {
 		t.Fatalf("cmsg_len 8: err %v, want one naming cmsg_len and offset", err)
 	}
 }
+
+// Bad input to the datagram API: errors or refusals, never a panic.
+func TestDatagramBadInput(t *testing.T) {
+	l := newLab(t, simConfig(8), false)
+	var nilPeer *wsk.PeerUDP
+	if _, err := nilPeer.SendTo(dnsServer, nil); err == nil || !strings.Contains(err.Error(), "wsk.PeerUDP.SendTo: nil endpoint") {
+		t.Errorf("SendTo on a nil endpoint: %v", err)
+	}
+	if _, ok := nilPeer.Receive(); ok || nilPeer.Pending() != 0 || nilPeer.Name() != "NULL" {
+		t.Error("a nil endpoint reports something")
+	}
+	nilPeer.Close()
+	for _, tc := range []struct {
+		addr string
+		want string
+	}{
+		{"0.0.0.0:53", "invalid address"},
+		{"198.51.100.7:0", "needs a port"},
+	} {
+		if _, err := l.p.PeerUDPBind(l.p.System(), ap(tc.addr)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("PeerUDPBind(%s): %v, want an error saying %q", tc.addr, err, tc.want)
+		}
+	}
+	if _, err := l.p.PeerUDPBind(nil, dnsServer); err == nil || !strings.Contains(err.Error(), "wsk.PeerUDPBind") {
+		t.Errorf("PeerUDPBind(nil process): %v", err)
+	}
+	pu, _ := l.p.PeerUDPBind(l.p.System(), dnsServer)
+	if _, err := l.p.PeerUDPBind(l.p.System(), dnsServer); err == nil || !strings.Contains(err.Error(), "already bound") {
+		t.Errorf("second PeerUDPBind of %v: %v", dnsServer, err)
+	}
+	if _, err := pu.SendTo(ap("10.0.0.1:5000"), make([]byte, wsk.MaxDatagram+1)); err == nil || !strings.Contains(err.Error(), "more than a datagram holds") {
+		t.Errorf("an oversized peer datagram: %v", err)
+	}
+	// WskSendTo with a ControlInfoLength past its block and WskReceiveFrom
+	// with a ControlLength past its block: BUF-OVERRUN, nothing copied.
+	s := l.dgSocket(nil, "10.0.0.1:5000")
+	b := l.pool([]byte("x"), 8)
+	c := l.pool(nil, 16)
+	if st := l.do(func(i *irp.IRP) nt.Status {
+		return l.p.WskSendTo(s, &wsk.Buf{Block: b, Length: 1}, 0, &dnsServer, 0xFFFFFFFF, c, i)
+	}).Status; st != nt.STATUS_INVALID_PARAMETER {
+		t.Errorf("ControlInfoLength 0xFFFFFFFF: %v", st)
+	}
+	big := uint32(0xFFFFFFFF)
+	if st := l.do(func(i *irp.IRP) nt.Status {
+		return l.p.WskReceiveFrom(s, &wsk.Buf{Block: b, Length: 8}, 0, nil, &big, c, nil, i)
+	}).Status; st != nt.STATUS_INVALID_PARAMETER {
+		t.Errorf("ControlLength 0xFFFFFFFF: %v", st)
+	}
+	l.free(b)
+	l.free(c)
+	l.close(s)
+	pu.Close()
+	if got := l.finish(); strings.Count(got, "BUF-OVERRUN") != 2 {
+		t.Errorf("want two BUF-OVERRUN violations:\n%s", got)
+	}
+}

@@ -221,13 +221,7 @@ func cmdPeerUDPBind(in *Interp, c *Command, a *args) error {
 func cmdPeerSendTo(in *Interp, c *Command, a *args) error {
 	pu := in.peerUDPArg(a, "conn")
 	to, _ := in.addrArg(a, "to", true)
-	data, ok := a.hexBytes("hex")
-	if t, has := a.one("text", "text"); has {
-		data, ok = []byte(t), true
-	}
-	if !ok && a.err == nil {
-		a.fail("missing argument hex=<bytes> or text=<text>")
-	}
+	data := peerData(a)
 	if a.err != nil {
 		return nil
 	}
@@ -259,14 +253,7 @@ func cmdPeerRecvFrom(in *Interp, c *Command, a *args) error {
 		in.printf("%s received nothing\n", pu.Name())
 		return nil
 	}
-	line := fmt.Sprintf("%s received %d bytes from %v", pu.Name(), len(dg.Data), dg.From)
-	if len(dg.Data) > 0 {
-		line += fmt.Sprintf(": %x", dg.Data)
-		if printable(dg.Data) {
-			line += fmt.Sprintf(" %q", dg.Data)
-		}
-	}
-	in.printf("%s\n", line)
+	in.printf("%s received %d bytes from %v%s\n", pu.Name(), len(dg.Data), dg.From, bytesText(dg.Data))
 	return nil
 }
 

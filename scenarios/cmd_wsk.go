@@ -975,13 +975,7 @@ func cmdPeerAccept(in *Interp, c *Command, a *args) error {
 // Example: peer-send conn=client text=GET
 func cmdPeerSend(in *Interp, c *Command, a *args) error {
 	pc := in.peerArg(a, "conn")
-	data, ok := a.hexBytes("hex")
-	if t, has := a.one("text", "text"); has {
-		data, ok = []byte(t), true
-	}
-	if !ok && a.err == nil {
-		a.fail("missing argument hex=<bytes> or text=<text>")
-	}
+	data := peerData(a)
 	if a.err != nil {
 		return nil
 	}
@@ -1010,13 +1004,7 @@ func cmdPeerReceive(in *Interp, c *Command, a *args) error {
 		return fmt.Errorf("conn=NULL: a peer connection is required")
 	}
 	data := pc.Receive(max)
-	line := fmt.Sprintf("%s received %d bytes", pc.Name(), len(data))
-	if len(data) > 0 {
-		line += ": " + fmt.Sprintf("%x", data)
-		if printable(data) {
-			line += fmt.Sprintf(" %q", data)
-		}
-	}
+	line := fmt.Sprintf("%s received %d bytes", pc.Name(), len(data)) + bytesText(data)
 	if pc.GotFIN() {
 		line += ", FIN"
 	}
@@ -1025,6 +1013,30 @@ func cmdPeerReceive(in *Interp, c *Command, a *args) error {
 	}
 	in.printf("%s\n", line)
 	return nil
+}
+
+// peerData is the bytes a peer sends: hex= or text=.
+func peerData(a *args) []byte {
+	data, ok := a.hexBytes("hex")
+	if t, has := a.one("text", "text"); has {
+		data, ok = []byte(t), true
+	}
+	if !ok && a.err == nil {
+		a.fail("missing argument hex=<bytes> or text=<text>")
+	}
+	return data
+}
+
+// bytesText shows received bytes: ": hex", and the text when printable.
+func bytesText(data []byte) string {
+	if len(data) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf(": %x", data)
+	if printable(data) {
+		s += fmt.Sprintf(" %q", data)
+	}
+	return s
 }
 
 func printable(b []byte) bool {

@@ -76,11 +76,7 @@ func (r *replayer) sendToCall(ev *Event) {
 	arg := func(n string) Value { v, _ := ev.Arg(n); return v }
 	iv := arg("Irp")
 	bv := arg("Buffer")
-	n := bufLen(bv)
-	if bv.Kind == Buf && bv.Buf.Form == BufRef {
-		n = uint64(len(r.bufferData(bv.Buf)))
-	}
-	buf := r.wskBuf(bv, n)
+	buf := r.wskBuf(bv, r.bufValueLen(bv))
 	if buf != nil && buf.Block != nil && !r.spend(min(buf.Length, buf.Block.Size())) {
 		return
 	}

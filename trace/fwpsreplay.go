@@ -459,18 +459,11 @@ func (r *replayer) fwpsCall(q *qev) {
 			r.applyBind(ev, fr, ch)
 			return
 		}
-		var v *wfp.FWPS_CONNECT_REQUEST0
-		switch mv := arg("modifiedLayerData"); mv.Kind {
-		case Bool:
-			if fr != nil {
-				v = fr.writable[ch]
-			}
-			if v == nil {
-				v = &wfp.FWPS_CONNECT_REQUEST0{} // a pointer the engine never handed out
-			}
-		case Name:
-			v, _ = r.objs[mv.Name].(*wfp.FWPS_CONNECT_REQUEST0)
+		var held map[uint64]*wfp.FWPS_CONNECT_REQUEST0
+		if fr != nil {
+			held = fr.writable
 		}
+		v := appliedPointer(r, arg("modifiedLayerData"), held, ch)
 		if cr := arg("connectRequest"); cr.Kind == Struct && v != nil {
 			if a, ok := cr.Field("remoteAddressAndPort"); ok && a.Kind == Addr {
 				v.RemoteAddressAndPort = a.AP
@@ -627,18 +620,11 @@ func (r *replayer) acquireBind(ev *Event, fr *clsFrame, ch, fid uint64, out *wfp
 // extension argument bindRequest carries what the callout wrote.
 func (r *replayer) applyBind(ev *Event, fr *clsFrame, ch uint64) {
 	arg := func(n string) Value { v, _ := ev.Arg(n); return v }
-	var v *wfp.FWPS_BIND_REQUEST0
-	switch mv := arg("modifiedLayerData"); mv.Kind {
-	case Bool:
-		if fr != nil {
-			v = fr.writableBind[ch]
-		}
-		if v == nil {
-			v = &wfp.FWPS_BIND_REQUEST0{} // a pointer the engine never handed out
-		}
-	case Name:
-		v, _ = r.objs[mv.Name].(*wfp.FWPS_BIND_REQUEST0)
+	var held map[uint64]*wfp.FWPS_BIND_REQUEST0
+	if fr != nil {
+		held = fr.writableBind
 	}
+	v := appliedPointer(r, arg("modifiedLayerData"), held, ch)
 	if br := arg("bindRequest"); br.Kind == Struct && v != nil {
 		if a, ok := br.Field("localAddressAndPort"); ok && a.Kind == Addr {
 			v.LocalAddressAndPort = a.AP
@@ -665,3 +651,21 @@ func addrSet(m map[netip.AddrPort]bool) string {
 }
 
 func unmapAP(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }
+
+// appliedPointer resolves FwpsApplyModifiedLayerData0's modifiedLayerData
+// (an *FWPS_CONNECT_REQUEST0 or *FWPS_BIND_REQUEST0): true is the pointer
+// acquired with classify handle ch in this classifyFn (held), or else one
+// the engine never handed out; a name is an object the trace bound.
+func appliedPointer[T any](r *replayer, mv Value, held map[uint64]*T, ch uint64) *T {
+	switch mv.Kind {
+	case Bool:
+		if v := held[ch]; v != nil {
+			return v
+		}
+		return new(T)
+	case Name:
+		v, _ := r.objs[mv.Name].(*T)
+		return v
+	}
+	return nil
+}

@@ -541,14 +541,20 @@ func bufLen(v Value) uint64 {
 	return v.Buf.Len
 }
 
+// bufValueLen is the length of a WSK_BUF value: its {"len"} or its bytes
+// (those bound to a ref included).
+func (r *replayer) bufValueLen(bv Value) uint64 {
+	if bv.Kind == Buf && bv.Buf.Form == BufRef {
+		return uint64(len(r.bufferData(bv.Buf)))
+	}
+	return bufLen(bv)
+}
+
 func (r *replayer) transferCall(ev *Event) {
 	arg := func(n string) Value { v, _ := ev.Arg(n); return v }
 	iv := arg("Irp")
 	bv := arg("Buffer")
-	n := bufLen(bv)
-	if bv.Kind == Buf && bv.Buf.Form == BufRef {
-		n = uint64(len(r.bufferData(bv.Buf)))
-	}
+	n := r.bufValueLen(bv)
 	// A partial transfer the trace shows is replayed by handing the model
 	// the length that was transferred.
 	if ev.Fn != "WskDisconnect" {

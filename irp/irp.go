@@ -283,9 +283,12 @@ func (m *Manager) IoSetCompletionRoutine(i *IRP, routine CompletionRoutine, cont
 	}
 	m.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	if m.checkUse(i, "IoSetCompletionRoutine") {
-		if i.st == stInFlight {
+		switch i.st {
+		case stInFlight:
 			m.w.Violate(RuleResubmitInFlight, "IoSetCompletionRoutine on "+i.Name()+" while "+i.submittedTo+" still owns it", i.Name())
-		} else {
+		case stReturned:
+			m.w.Violate(RuleUseAfterFree, "IoSetCompletionRoutine on "+i.Name()+" after it was completed back to the I/O manager", i.Name())
+		default:
 			i.routine, i.routineCtx, i.routineSet = routine, context, routine != nil
 			i.onSuccess, i.onError, i.onCancel = invokeOnSuccess, invokeOnError, invokeOnCancel
 		}
@@ -303,11 +306,15 @@ func (m *Manager) IoCancelIrp(i *IRP) bool {
 	m.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	ok := false
 	if m.checkUse(i, "IoCancelIrp") {
-		i.Cancel = true
-		if rtn := i.cancelRtn; rtn != nil && i.st == stInFlight {
-			i.cancelRtn = nil
-			ok = true
-			rtn(i)
+		if i.st == stReturned {
+			m.w.Violate(RuleUseAfterFree, "IoCancelIrp on "+i.Name()+" after it was completed back to the I/O manager", i.Name())
+		} else {
+			i.Cancel = true
+			if rtn := i.cancelRtn; rtn != nil && i.st == stInFlight {
+				i.cancelRtn = nil
+				ok = true
+				rtn(i)
+			}
 		}
 	}
 	m.w.ReturnValue(f, sim.Bool(ok))

@@ -188,6 +188,8 @@ func (md *model) setRoutine(k int, r *routineSpec) {
 	case i == nil:
 	case i.state == mInFlight:
 		md.violate(irp.RuleResubmitInFlight, i.name)
+	case i.state == mReturned:
+		md.violate(irp.RuleUseAfterFree, i.name)
 	default:
 		i.routine = r
 	}
@@ -311,6 +313,10 @@ func (md *model) cancel(k int) bool {
 	defer md.end()
 	i := md.use(k)
 	if i == nil {
+		return false
+	}
+	if i.state == mReturned {
+		md.violate(irp.RuleUseAfterFree, i.name)
 		return false
 	}
 	i.cancelled = true

@@ -154,6 +154,19 @@ var ruleTests = []struct {
 			V{irp.RuleUseAfterFree, "IoSetCompletionRoutine", one, []string{"IoSetCompletionRoutine on irp1"}},
 			V{irp.RuleUseAfterFree, "IoCancelIrp", one, []string{"IoCancelIrp on irp1"}},
 			V{irp.RuleUseAfterFree, "WskSend", one, []string{"WskSend on irp1"}})
+		// A passed-down IRP after IoCompleteRequest handed it back.
+		w, m = newWorld(t)
+		p, _ := m.NewPassedDownIrp(1)
+		m.IoCompleteRequest(p, nt.STATUS_SUCCESS, 0)
+		setRoutine(m, p)
+		if m.IoCancelIrp(p) {
+			t.Error("IoCancelIrp on a completed passed-down IRP returned TRUE")
+		}
+		call(w, m, p, "WskSend", nt.STATUS_SUCCESS, 0)
+		expect(t, w,
+			V{irp.RuleUseAfterFree, "IoSetCompletionRoutine", one, []string{"IoSetCompletionRoutine on irp1 after it was completed back to the I/O manager"}},
+			V{irp.RuleUseAfterFree, "IoCancelIrp", one, []string{"IoCancelIrp on irp1 after it was completed back"}},
+			V{irp.RuleUseAfterFree, "WskSend", one, []string{"WskSend given irp1 after it was completed back"}})
 	}, func(t *testing.T) {
 		w, m := newWorld(t)
 		i := m.IoAllocateIrp(1, false)

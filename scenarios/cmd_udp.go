@@ -22,6 +22,8 @@ func init() {
 		{name: "peer-sendto", args: []string{"conn", "to", "hex", "text"}, open: true, run: cmdPeerSendTo, help: "a peer's UDP endpoint sends one datagram (a local one's first datagram to each destination is classified by WFP)", ex: "peer-sendto conn=app to=198.51.100.7:53 text=q"},
 		{name: "peer-recvfrom", args: []string{"conn"}, open: true, run: cmdPeerRecvFrom, help: "a peer's UDP endpoint takes the next datagram and prints it", ex: "peer-recvfrom conn=dns"},
 		{name: "peer-udp-close", args: []string{"conn"}, open: true, run: cmdPeerUDPClose, help: "a peer's UDP endpoint closes", ex: "peer-udp-close conn=dns"},
+		{name: "redirected-datagram", args: []string{"name", "from", "original", "to", "handle", "context", "target-pid", "hex", "text"}, open: true, run: cmdRedirectedDatagram,
+			help: "the first datagram of a flow another vendor's callout redirected arrives at a local datagram endpoint with the records and context (the trace's redirected_datagram); name= is the application's endpoint", ex: "redirected-datagram name=app from=10.0.0.1:40000 original=198.51.100.7:53 to=127.0.0.1:5300 handle=Other context=c0ffee target-pid=500 text=q"},
 	} {
 		register(c)
 	}
@@ -270,5 +272,32 @@ func cmdPeerUDPClose(in *Interp, c *Command, a *args) error {
 	}
 	pu.Close()
 	in.printf("%s closed\n", pu.Name())
+	return nil
+}
+
+// cmdRedirectedDatagram delivers the first datagram of a flow another
+// vendor's callout redirected; the application's endpoint is bound to name=.
+//
+// Example: redirected-datagram name=app from=10.0.0.1:40000 original=198.51.100.7:53 to=127.0.0.1:5300 handle=Other text=q
+func cmdRedirectedDatagram(in *Interp, c *Command, a *args) error {
+	name := in.newName(a)
+	from, _ := in.addrArg(a, "from", true)
+	orig, _ := in.addrArg(a, "original", true)
+	to, _ := in.addrArg(a, "to", true)
+	handle := a.need("handle", "a redirect handle name")
+	ctx, _ := a.hexBytes("context")
+	pid := a.uint("target-pid", uint64(wsk.SystemPID))
+	data := peerData(a)
+	if a.err != nil {
+		return nil
+	}
+	pu, err := in.prov.RedirectedDatagram(name, from, orig, to, handle, ctx, uint32(pid), data)
+	if err != nil {
+		return err
+	}
+	if err := in.bind(pu.Name(), pu, ""); err != nil {
+		return err
+	}
+	in.printf("%s: %v -> %v redirected by %s to %v (target pid %d), %d bytes\n", pu.Name(), from, orig, handle, to, pid, len(data))
 	return nil
 }

@@ -673,6 +673,16 @@ func (c *converter) env(e *Event) {
 		c.cmd("peer-sendto conn=%s to=%s hex=%s", c.ref(f("conn").Name), addrText(f("to")), h)
 	case "peer_udp_close":
 		c.cmd("peer-udp-close conn=%s", c.ref(f("conn").Name))
+	case "redirected_datagram":
+		h := ""
+		if d := f("data"); d.Kind == Buf {
+			dd := d.Buf.Data
+			if d.Buf.Form == BufLen {
+				dd = make([]byte, min(d.Buf.Len, uint64(wsk.MaxDatagram)))
+			}
+			h = " hex=" + hex.EncodeToString(dd)
+		}
+		c.cmd("redirected-datagram name=%s from=%s original=%s to=%s handle=%s%s%s%s", c.bind(f("name").Name), addrText(f("from")), addrText(f("original")), addrText(f("to")), f("handle").Name, ctx(), pid(), h)
 	case "peer_reset":
 		c.cmd("peer-close conn=%s how=reset", c.ref(f("conn").Name))
 	case "redirected_connect":

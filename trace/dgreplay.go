@@ -312,6 +312,30 @@ func (r *replayer) udpEnv(ev *Event, fail func(error)) {
 		if st != nt.STATUS_SUCCESS {
 			r.note(fmt.Sprintf("peer_sendto %s (seq %d) to %v: the model's network answered %v", f("conn").Name, ev.Seq, f("to").AP, st))
 		}
+	case "redirected_datagram":
+		var ctx, data []byte
+		if c := f("context"); c.Kind == Buf {
+			ctx = r.bufferData(c.Buf)
+		}
+		if d := f("data"); d.Kind == Buf {
+			data = r.bufferData(d.Buf)
+			if data == nil && d.Buf.Form == BufLen {
+				data = make([]byte, min(d.Buf.Len, uint64(wsk.MaxDatagram)))
+			}
+		}
+		if !r.spend(uint64(len(data))) {
+			return
+		}
+		pid := uint32(wsk.SystemPID)
+		if v, ok := ev.Arg("target_pid"); ok && v.Kind == Int {
+			pid = uint32(v.U)
+		}
+		pu, err := r.p.RedirectedDatagram(f("name").Name, f("from").AP, f("original").AP, f("to").AP, f("handle").Name, ctx, pid, data)
+		if err != nil {
+			fail(err)
+			return
+		}
+		r.bindObj(f("name").Name, pu, pu.Name())
 	case "peer_udp_close":
 		pu, ok := r.objs[f("conn").Name].(*wsk.PeerUDP)
 		if !ok {

@@ -140,7 +140,7 @@ func (r *replayer) env(q *qev) {
 			}
 		}
 		r.bindObj(f("name").Name, pr, "")
-	case "peer_udp_bind", "peer_sendto", "peer_udp_close":
+	case "peer_udp_bind", "peer_sendto", "peer_udp_close", "redirected_datagram":
 		r.udpEnv(ev, fail)
 	case "irp_dispatch":
 		n := f("stack_locations").U

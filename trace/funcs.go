@@ -246,6 +246,10 @@ func init() {
 		{what: "peer_udp_bind", fields: []param{req(a("addr", pAddr)), req(label("name", ObjPeerUDP))}},
 		{what: "peer_sendto", fields: []param{req(o("conn", ObjPeerUDP)), req(a("to", pAddr)), req(a("data", pBuf))}},
 		{what: "peer_udp_close", fields: []param{req(freeing(o("conn", ObjPeerUDP)))}},
+		// The first datagram of a flow another vendor's callout redirected
+		// (wsk.Provider.RedirectedDatagram): the UDP twin of redirected_connect.
+		{what: "redirected_datagram", fields: []param{req(label("name", ObjPeerUDP)), req(a("from", pAddr)), req(a("original", pAddr)), req(a("to", pAddr)),
+			req(param{name: "handle", kind: pText}), a("context", pBuf), a("target_pid", pInt), a("data", pBuf)}},
 		// A peer resets its connection (RST), as package wsk traces PeerConn.Reset.
 		{what: "peer_reset", fields: []param{req(freeing(o("conn", ObjPeer)))}},
 		// The I/O manager handed the driver an IRP in a dispatch routine (a

@@ -235,6 +235,53 @@ var conformingPrograms = map[string]genProgram{
 	"fwps-callout":      func() []byte { return calloutProgram(false) },
 	"fwps-bind-callout": bindCalloutProgram,
 	"fwps-udp-proxy":    udpProxyProgram,
+	"wsk-udp-redirected": func() []byte {
+		d := newDrv("a WSK DNS proxy serving a flow another vendor's callout redirected (env redirected_datagram): the first datagram brings the records and the context, the proxy forwards it with the records and relays the answer; the application's second datagram of the flow comes without control information", 36, syncPolicy("inline")).start()
+		pr, _ := d.p.AddProcess(500, "dnsproxy", true)
+		d.w.TraceEnv("process", sim.F("name", sim.Str("dnsproxy")), sim.F("pid", sim.Int(500)), sim.F("elevated", sim.Bool(true)))
+		server, _ := d.p.PeerUDPBind(d.peer, ap("198.51.100.7:53"))
+		dgSock := func(at string) *wsk.Socket {
+			d.p.WskSocket(d.npi.Client, nt.AF_INET, nt.SOCK_DGRAM, nt.IPPROTO_UDP, nt.WSK_FLAG_DATAGRAM_SOCKET, nil, nil, pr, nil, nil, d.arm())
+			d.wait()
+			s := d.p.SocketFromInformation(d.i.IoStatus.Information)
+			d.bind(s, at)
+			return s
+		}
+		in, out := dgSock("127.0.0.1:5300"), dgSock("10.0.0.1:0")
+		app, _ := d.p.RedirectedDatagram("app1", ap("10.0.0.1:40000"), ap("198.51.100.7:53"), ap("127.0.0.1:5300"), "Other", []byte("orig=198.51.100.7:53"), 500, []byte("query"))
+		data, ctl := d.pool(64), d.pool(512)
+		var from netip.AddrPort
+		var fl uint32
+		ctlLen := uint32(512)
+		d.p.WskReceiveFrom(in, &wsk.Buf{Block: data, Length: 64}, 0, &from, &ctlLen, ctl, &fl, d.arm())
+		d.wait()
+		n := d.i.IoStatus.Information
+		cms, _ := wsk.ParseCMSG(ctl.Bytes()[:ctlLen])
+		fwd := wsk.AppendCMSG(nil, nt.IPPROTO_IP, nt.IP_WFP_REDIRECT_RECORDS, cms[0].Data)
+		copy(ctl.Bytes(), fwd)
+		dst := server.Local()
+		d.p.WskSendTo(out, &wsk.Buf{Block: data, Length: n}, 0, &dst, uint32(len(fwd)), ctl, d.arm())
+		d.wait()
+		dg, _ := server.Receive()
+		_, _ = server.SendTo(dg.From, []byte("answer"))
+		d.p.WskReceiveFrom(out, &wsk.Buf{Block: data, Length: 64}, 0, &from, nil, nil, &fl, d.arm())
+		d.wait()
+		back := app.Local()
+		d.p.WskSendTo(in, &wsk.Buf{Block: data, Length: 6}, 0, &back, 0, nil, d.arm())
+		d.wait()
+		app.Receive()
+		_, _ = app.SendTo(ap("198.51.100.7:53"), []byte("again"))
+		ctlLen = 512
+		d.p.WskReceiveFrom(in, &wsk.Buf{Block: data, Length: 64}, 0, &from, &ctlLen, ctl, &fl, d.arm())
+		d.wait()
+		d.close(out)
+		d.close(in)
+		server.Close()
+		app.Close()
+		d.m.ExFreePool(data)
+		d.m.ExFreePool(ctl)
+		return d.stop()
+	},
 	"wsk-udp-echo": func() []byte {
 		d := newDrv("datagrams: a bound datagram socket sends to a remote echo service, a receive pends until the answer, a truncated datagram (MSG_TRUNC)", 35, nil).start()
 		echo, _ := d.p.PeerUDPBind(d.peer, ap("198.51.100.7:7"))
@@ -670,49 +717,51 @@ type mutation struct {
 const cpl = `"ev":"complete","irp":"irp1","status":"STATUS_SUCCESS"`
 
 var divergingMutations = map[string]mutation{
-	"wsk-register-status":              {"wsk-registration", `"fn":"WskRegister"`, `"STATUS_SUCCESS"`, `"STATUS_INVALID_PARAMETER"`, "WskRegister failed in the trace, the model registers"},
-	"wsk-capture-status":               {"wsk-registration", `"fn":"WskCaptureProviderNPI"`, `"status":"STATUS_SUCCESS"`, `"status":"STATUS_NOINTERFACE"`, "WskCaptureProviderNPI says STATUS_NOINTERFACE for version 1.0"},
-	"wsk-release-then-socket":          {"wsk-released-client", `"fn":"WskSocket"`, `"status":"STATUS_INVALID_HANDLE"`, `"status":"STATUS_SUCCESS"`, "WskSocket succeeds with a client whose NPI was released"},
-	"wsk-deregister-then-capture":      {"wsk-released-client", `"WaitTimeout":"WSK_NO_WAIT"`, `"status":"STATUS_INVALID_PARAMETER"`, `"status":"STATUS_SUCCESS"`, "WskCaptureProviderNPI succeeds after WskDeregister"},
-	"wsk-socket-status":                {"wsk-listen-stream", `"fn":"WskSocket"`, `"status":"STATUS_SUCCESS","information":{"bind":"sock1"}`, `"status":"STATUS_INSUFFICIENT_RESOURCES","information":0`, "WskSocket completes with a status the model does not produce here"},
-	"wsk-bind-in-use":                  {"wsk-listen-stream", `"fn":"WskBind"`, cpl, strings.Replace(cpl, "SUCCESS", "ADDRESS_ALREADY_EXISTS", 1), "WskBind of a free address fails in the trace"},
-	"wsk-listen-state":                 {"wsk-listen-stream", `"fn":"WskListen"`, cpl, strings.Replace(cpl, "SUCCESS", "INVALID_DEVICE_STATE", 1), "WskListen on a bound stream socket fails in the trace"},
-	"wsk-close-status":                 {"wsk-listen-stream", `"fn":"WskCloseSocket"`, cpl, strings.Replace(cpl, "SUCCESS", "INVALID_HANDLE", 1), "WskCloseSocket never fails on an open socket"},
-	"wsk-accept-remote":                {"wsk-accept-transfer", `"fn":"WskAccept"`, `"RemoteAddress":"127.0.0.1:49152"`, `"RemoteAddress":"127.0.0.9:49152"`, "the accepted connection's remote address differs"},
-	"wsk-getlocal-address":             {"wsk-accept-transfer", `"fn":"WskGetLocalAddress"`, `{"LocalAddress":"127.0.0.1:7001"}`, `{"LocalAddress":"127.0.0.1:7999"}`, "WskGetLocalAddress shows another port"},
-	"wsk-getremote-address":            {"wsk-accept-transfer", `"fn":"WskGetRemoteAddress"`, `{"RemoteAddress":"127.0.0.1:49152"}`, `{"RemoteAddress":"127.0.0.9:49152"}`, "WskGetRemoteAddress shows another address"},
-	"wsk-receive-more":                 {"wsk-accept-transfer", `"fn":"WskReceive"`, `"information":5`, `"information":6`, "WskReceive gets more bytes than the peer sent"},
-	"wsk-send-more":                    {"wsk-accept-transfer", `"fn":"WskSend"`, `"information":1`, `"information":50`, "WskSend reports more bytes than it was given"},
-	"wsk-disconnect-reset":             {"wsk-connect-peer", `"fn":"WskDisconnect"`, cpl, strings.Replace(cpl, "SUCCESS", "CONNECTION_RESET", 1), "WskDisconnect fails with STATUS_CONNECTION_RESET in the trace"},
-	"wsk-connect-unreachable":          {"wsk-connect-peer", `"fn":"WskConnect"`, cpl, strings.Replace(cpl, "SUCCESS", "HOST_UNREACHABLE", 1), "WskConnect to a listening peer is unreachable in the trace"},
-	"wsk-socket-connect-status":        {"wsk-socket-connect", `"fn":"WskSocketConnect"`, `"status":"STATUS_SUCCESS","information":{"bind":"sock1"}`, `"status":"STATUS_CONNECTION_REFUSED","information":0`, "WskSocketConnect to a listening peer is refused in the trace"},
-	"wsk-control-osr":                  {"wsk-control-options", `"RequestType":"WskGetOption"`, `"OutputSizeReturned":4`, `"OutputSizeReturned":8`, "SO_REUSEADDR's size is 4, the trace says 8"},
-	"wsk-query-size":                   {"wsk-proxy-records", "", `QUERY_SIZE`, ``, "the records' size changes between the size probe and the copy"},
-	"env-peer-listen-missing":          {"wsk-connect-peer", "", `"what":"peer_listen"`, ``, "without the peer_listen nothing listens: the connect cannot succeed"},
-	"env-peer-connect-elsewhere":       {"wsk-accept-transfer", "", `"what":"peer_connect","to":"127.0.0.1:7001"`, `"what":"peer_connect","to":"127.0.0.1:7999"`, "the peer connects elsewhere, so the accept cannot complete"},
-	"env-peer-send-missing":            {"wsk-receive-pending", "", `"what":"peer_send"`, ``, "without the peer's data the receive cannot complete with it"},
-	"env-peer-close-missing":           {"wsk-receive-pending", "", `"what":"peer_close"`, ``, "without the peer's FIN the second receive cannot complete"},
-	"env-redirected-connect-elsewhere": {"wsk-proxy-records", "", `"to":"127.0.0.1:9000","handle":"H1"`, `"to":"127.0.0.1:9999","handle":"H1"`, "a redirected connection to a port nothing listens on"},
-	"env-redirect-policy-missing":      {"wsk-redirect-policy-proxy", "", `"what":"redirect_policy"`, ``, "without the redirect policy the application's connect is not redirected to the proxy"},
-	"env-classify-missing":             {"fwps-callout", "", `"what":"classify","layer"`, ``, "the model invokes the callout, the trace shows no classify"},
-	"fwps-redirect-state":              {"fwps-callout", `"fn":"FwpsQueryConnectionRedirectState0"`, `"value":"FWPS_CONNECTION_NOT_REDIRECTED"`, `"value":"FWPS_CONNECTION_REDIRECTED_BY_OTHER"`, "a fresh connection is NOT_REDIRECTED, the trace says REDIRECTED_BY_OTHER"},
-	"fwps-handle-create-status":        {"fwps-callout", `"fn":"FwpsRedirectHandleCreate0"`, `"status":"STATUS_SUCCESS"`, `"status":"STATUS_INVALID_PARAMETER"`, "FwpsRedirectHandleCreate0 with valid arguments fails in the trace"},
-	"fwps-acquire-status":              {"fwps-callout", `"fn":"FwpsAcquireClassifyHandle0"`, `"status":"STATUS_SUCCESS"`, `"status":"STATUS_FWP_NULL_POINTER"`, "FwpsAcquireClassifyHandle0 fails in the trace"},
-	"fwps-writable-status":             {"fwps-callout", `"fn":"FwpsAcquireWritableLayerDataPointer0"`, `"status":"STATUS_SUCCESS"`, `"status":"STATUS_FWP_INCOMPATIBLE_LAYER"`, "FwpsAcquireWritableLayerDataPointer0 at ALE_CONNECT_REDIRECT fails in the trace"},
-	"fwps-apply-elsewhere":             {"fwps-callout", `"fn":"FwpsApplyModifiedLayerData0"`, `"remoteAddressAndPort":"127.0.0.1:9000"`, `"remoteAddressAndPort":"127.0.0.1:9999"`, "the callout redirects to a port nothing listens on, yet the proxy accepts"},
-	"fwps-sioformat-status":            {"fwps-callout", `"fn":"FwpsQueryConnectionSioFormatRedirectRecords0"`, `"status":"STATUS_SUCCESS"`, `"status":"STATUS_BUFFER_TOO_SMALL"`, "FwpsQueryConnectionSioFormatRedirectRecords0 with a 4096-byte buffer says too small"},
-	"env-redirect-policy-elsewhere":    {"wsk-redirect-policy-proxy", "", `"what":"redirect_policy","handle":"P1","match":"198.51.100.7:443","to":"127.0.0.1:9000"`, `"what":"redirect_policy","handle":"P1","match":"198.51.100.7:443","to":"127.0.0.1:9999"`, "the policy redirects to a port nothing listens on, yet the proxy accepts the application's connection"},
-	"env-peer-reset-missing":           {"wsk-owner-process-reset", "", `"what":"peer_reset"`, ``, "without the peer's RST the waiting receive cannot complete"},
-	"policy-pinned-by-profile":         {"policy-open-options", "", `HEADER_PROFILE`, ``, "profile model-defaults pins P-SZ0 to buffer-too-small, so the successful size probe diverges"},
-	"fwps-bind-rewrite-elsewhere":      {"fwps-bind-callout", `"fn":"FwpsApplyModifiedLayerData0"`, `"localAddressAndPort":"10.0.0.1:40000"`, `"localAddressAndPort":"10.0.0.1:41000"`, "the bind callout writes port 41000, yet WskGetLocalAddress reports 40000"},
-	"env-bind-classify-block":          {"fwps-bind-callout", `"what":"classify_return","callout":"B1"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the bind callout blocks the bind, yet WskBind succeeds"},
-	"env-bind-classify-missing":        {"fwps-bind-callout", "", `"what":"classify","layer":"FWPS_LAYER_ALE_BIND_REDIRECT_V4"`, ``, "the model invokes the bind callout, the trace shows no classify"},
-	"env-irp-dispatch-no-stack":        {"irp-passed-down", "", `"what":"irp_dispatch","irp":"irp2","stack_locations":2`, `"what":"irp_dispatch","irp":"irp2","stack_locations":0`, "the passed-down IRP has no stack location left, yet WskSocket completes it"},
-	"wsk-udp-sender-elsewhere":         {"fwps-udp-proxy", `"fn":"WskReceiveFrom"`, `"RemoteAddress":"10.0.0.1:40000","ControlLength":144`, `"RemoteAddress":"10.0.0.1:40001","ControlLength":144`, "the redirected datagram comes from another port than the application sent it from"},
-	"wsk-udp-no-truncation":            {"fwps-udp-proxy", `"ControlFlags":true`, `"ControlFlags":256`, `"ControlFlags":0`, "a 16-byte datagram read into 6 bytes is not flagged MSG_TRUNC in the trace"},
-	"wsk-udp-records-not-forwarded":    {"fwps-udp-proxy", `"fn":"WskSendTo"`, `"ControlInfoLength":144`, `"ControlInfoLength":0`, "the proxy's first datagram carries no records, yet the callout finds it REDIRECTED_BY_SELF"},
-	"env-udp-sendto-elsewhere":         {"fwps-udp-proxy", "", `"what":"peer_sendto","conn":"peer2","to":"198.51.100.7:53"`, `"what":"peer_sendto","conn":"peer2","to":"198.51.100.7:54"`, "the application sends to a destination the callout does not redirect, yet the proxy receives the datagram"},
-	"env-classify-return-block":        {"fwps-callout", `"what":"classify_return"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the callout blocks the connect, yet the proxy accepts it"},
+	"wsk-register-status":               {"wsk-registration", `"fn":"WskRegister"`, `"STATUS_SUCCESS"`, `"STATUS_INVALID_PARAMETER"`, "WskRegister failed in the trace, the model registers"},
+	"wsk-capture-status":                {"wsk-registration", `"fn":"WskCaptureProviderNPI"`, `"status":"STATUS_SUCCESS"`, `"status":"STATUS_NOINTERFACE"`, "WskCaptureProviderNPI says STATUS_NOINTERFACE for version 1.0"},
+	"wsk-release-then-socket":           {"wsk-released-client", `"fn":"WskSocket"`, `"status":"STATUS_INVALID_HANDLE"`, `"status":"STATUS_SUCCESS"`, "WskSocket succeeds with a client whose NPI was released"},
+	"wsk-deregister-then-capture":       {"wsk-released-client", `"WaitTimeout":"WSK_NO_WAIT"`, `"status":"STATUS_INVALID_PARAMETER"`, `"status":"STATUS_SUCCESS"`, "WskCaptureProviderNPI succeeds after WskDeregister"},
+	"wsk-socket-status":                 {"wsk-listen-stream", `"fn":"WskSocket"`, `"status":"STATUS_SUCCESS","information":{"bind":"sock1"}`, `"status":"STATUS_INSUFFICIENT_RESOURCES","information":0`, "WskSocket completes with a status the model does not produce here"},
+	"wsk-bind-in-use":                   {"wsk-listen-stream", `"fn":"WskBind"`, cpl, strings.Replace(cpl, "SUCCESS", "ADDRESS_ALREADY_EXISTS", 1), "WskBind of a free address fails in the trace"},
+	"wsk-listen-state":                  {"wsk-listen-stream", `"fn":"WskListen"`, cpl, strings.Replace(cpl, "SUCCESS", "INVALID_DEVICE_STATE", 1), "WskListen on a bound stream socket fails in the trace"},
+	"wsk-close-status":                  {"wsk-listen-stream", `"fn":"WskCloseSocket"`, cpl, strings.Replace(cpl, "SUCCESS", "INVALID_HANDLE", 1), "WskCloseSocket never fails on an open socket"},
+	"wsk-accept-remote":                 {"wsk-accept-transfer", `"fn":"WskAccept"`, `"RemoteAddress":"127.0.0.1:49152"`, `"RemoteAddress":"127.0.0.9:49152"`, "the accepted connection's remote address differs"},
+	"wsk-getlocal-address":              {"wsk-accept-transfer", `"fn":"WskGetLocalAddress"`, `{"LocalAddress":"127.0.0.1:7001"}`, `{"LocalAddress":"127.0.0.1:7999"}`, "WskGetLocalAddress shows another port"},
+	"wsk-getremote-address":             {"wsk-accept-transfer", `"fn":"WskGetRemoteAddress"`, `{"RemoteAddress":"127.0.0.1:49152"}`, `{"RemoteAddress":"127.0.0.9:49152"}`, "WskGetRemoteAddress shows another address"},
+	"wsk-receive-more":                  {"wsk-accept-transfer", `"fn":"WskReceive"`, `"information":5`, `"information":6`, "WskReceive gets more bytes than the peer sent"},
+	"wsk-send-more":                     {"wsk-accept-transfer", `"fn":"WskSend"`, `"information":1`, `"information":50`, "WskSend reports more bytes than it was given"},
+	"wsk-disconnect-reset":              {"wsk-connect-peer", `"fn":"WskDisconnect"`, cpl, strings.Replace(cpl, "SUCCESS", "CONNECTION_RESET", 1), "WskDisconnect fails with STATUS_CONNECTION_RESET in the trace"},
+	"wsk-connect-unreachable":           {"wsk-connect-peer", `"fn":"WskConnect"`, cpl, strings.Replace(cpl, "SUCCESS", "HOST_UNREACHABLE", 1), "WskConnect to a listening peer is unreachable in the trace"},
+	"wsk-socket-connect-status":         {"wsk-socket-connect", `"fn":"WskSocketConnect"`, `"status":"STATUS_SUCCESS","information":{"bind":"sock1"}`, `"status":"STATUS_CONNECTION_REFUSED","information":0`, "WskSocketConnect to a listening peer is refused in the trace"},
+	"wsk-control-osr":                   {"wsk-control-options", `"RequestType":"WskGetOption"`, `"OutputSizeReturned":4`, `"OutputSizeReturned":8`, "SO_REUSEADDR's size is 4, the trace says 8"},
+	"wsk-query-size":                    {"wsk-proxy-records", "", `QUERY_SIZE`, ``, "the records' size changes between the size probe and the copy"},
+	"env-peer-listen-missing":           {"wsk-connect-peer", "", `"what":"peer_listen"`, ``, "without the peer_listen nothing listens: the connect cannot succeed"},
+	"env-peer-connect-elsewhere":        {"wsk-accept-transfer", "", `"what":"peer_connect","to":"127.0.0.1:7001"`, `"what":"peer_connect","to":"127.0.0.1:7999"`, "the peer connects elsewhere, so the accept cannot complete"},
+	"env-peer-send-missing":             {"wsk-receive-pending", "", `"what":"peer_send"`, ``, "without the peer's data the receive cannot complete with it"},
+	"env-peer-close-missing":            {"wsk-receive-pending", "", `"what":"peer_close"`, ``, "without the peer's FIN the second receive cannot complete"},
+	"env-redirected-connect-elsewhere":  {"wsk-proxy-records", "", `"to":"127.0.0.1:9000","handle":"H1"`, `"to":"127.0.0.1:9999","handle":"H1"`, "a redirected connection to a port nothing listens on"},
+	"env-redirect-policy-missing":       {"wsk-redirect-policy-proxy", "", `"what":"redirect_policy"`, ``, "without the redirect policy the application's connect is not redirected to the proxy"},
+	"env-classify-missing":              {"fwps-callout", "", `"what":"classify","layer"`, ``, "the model invokes the callout, the trace shows no classify"},
+	"fwps-redirect-state":               {"fwps-callout", `"fn":"FwpsQueryConnectionRedirectState0"`, `"value":"FWPS_CONNECTION_NOT_REDIRECTED"`, `"value":"FWPS_CONNECTION_REDIRECTED_BY_OTHER"`, "a fresh connection is NOT_REDIRECTED, the trace says REDIRECTED_BY_OTHER"},
+	"fwps-handle-create-status":         {"fwps-callout", `"fn":"FwpsRedirectHandleCreate0"`, `"status":"STATUS_SUCCESS"`, `"status":"STATUS_INVALID_PARAMETER"`, "FwpsRedirectHandleCreate0 with valid arguments fails in the trace"},
+	"fwps-acquire-status":               {"fwps-callout", `"fn":"FwpsAcquireClassifyHandle0"`, `"status":"STATUS_SUCCESS"`, `"status":"STATUS_FWP_NULL_POINTER"`, "FwpsAcquireClassifyHandle0 fails in the trace"},
+	"fwps-writable-status":              {"fwps-callout", `"fn":"FwpsAcquireWritableLayerDataPointer0"`, `"status":"STATUS_SUCCESS"`, `"status":"STATUS_FWP_INCOMPATIBLE_LAYER"`, "FwpsAcquireWritableLayerDataPointer0 at ALE_CONNECT_REDIRECT fails in the trace"},
+	"fwps-apply-elsewhere":              {"fwps-callout", `"fn":"FwpsApplyModifiedLayerData0"`, `"remoteAddressAndPort":"127.0.0.1:9000"`, `"remoteAddressAndPort":"127.0.0.1:9999"`, "the callout redirects to a port nothing listens on, yet the proxy accepts"},
+	"fwps-sioformat-status":             {"fwps-callout", `"fn":"FwpsQueryConnectionSioFormatRedirectRecords0"`, `"status":"STATUS_SUCCESS"`, `"status":"STATUS_BUFFER_TOO_SMALL"`, "FwpsQueryConnectionSioFormatRedirectRecords0 with a 4096-byte buffer says too small"},
+	"env-redirect-policy-elsewhere":     {"wsk-redirect-policy-proxy", "", `"what":"redirect_policy","handle":"P1","match":"198.51.100.7:443","to":"127.0.0.1:9000"`, `"what":"redirect_policy","handle":"P1","match":"198.51.100.7:443","to":"127.0.0.1:9999"`, "the policy redirects to a port nothing listens on, yet the proxy accepts the application's connection"},
+	"env-peer-reset-missing":            {"wsk-owner-process-reset", "", `"what":"peer_reset"`, ``, "without the peer's RST the waiting receive cannot complete"},
+	"policy-pinned-by-profile":          {"policy-open-options", "", `HEADER_PROFILE`, ``, "profile model-defaults pins P-SZ0 to buffer-too-small, so the successful size probe diverges"},
+	"fwps-bind-rewrite-elsewhere":       {"fwps-bind-callout", `"fn":"FwpsApplyModifiedLayerData0"`, `"localAddressAndPort":"10.0.0.1:40000"`, `"localAddressAndPort":"10.0.0.1:41000"`, "the bind callout writes port 41000, yet WskGetLocalAddress reports 40000"},
+	"env-bind-classify-block":           {"fwps-bind-callout", `"what":"classify_return","callout":"B1"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the bind callout blocks the bind, yet WskBind succeeds"},
+	"env-bind-classify-missing":         {"fwps-bind-callout", "", `"what":"classify","layer":"FWPS_LAYER_ALE_BIND_REDIRECT_V4"`, ``, "the model invokes the bind callout, the trace shows no classify"},
+	"env-irp-dispatch-no-stack":         {"irp-passed-down", "", `"what":"irp_dispatch","irp":"irp2","stack_locations":2`, `"what":"irp_dispatch","irp":"irp2","stack_locations":0`, "the passed-down IRP has no stack location left, yet WskSocket completes it"},
+	"wsk-udp-sender-elsewhere":          {"fwps-udp-proxy", `"fn":"WskReceiveFrom"`, `"RemoteAddress":"10.0.0.1:40000","ControlLength":144`, `"RemoteAddress":"10.0.0.1:40001","ControlLength":144`, "the redirected datagram comes from another port than the application sent it from"},
+	"wsk-udp-no-truncation":             {"fwps-udp-proxy", `"ControlFlags":true`, `"ControlFlags":256`, `"ControlFlags":0`, "a 16-byte datagram read into 6 bytes is not flagged MSG_TRUNC in the trace"},
+	"wsk-udp-records-not-forwarded":     {"fwps-udp-proxy", `"fn":"WskSendTo"`, `"ControlInfoLength":144`, `"ControlInfoLength":0`, "the proxy's first datagram carries no records, yet the callout finds it REDIRECTED_BY_SELF"},
+	"env-udp-sendto-elsewhere":          {"fwps-udp-proxy", "", `"what":"peer_sendto","conn":"peer2","to":"198.51.100.7:53"`, `"what":"peer_sendto","conn":"peer2","to":"198.51.100.7:54"`, "the application sends to a destination the callout does not redirect, yet the proxy receives the datagram"},
+	"env-redirected-datagram-context":   {"wsk-udp-redirected", "", `"context":{"hex":"6f7269673d3139382e35312e3130302e373a3533"}`, `"context":{"hex":"6f7269673d3139382e35312e3130302e373a3534"}`, "the redirect context the proxy receives is not the one the redirect set"},
+	"env-redirected-datagram-elsewhere": {"wsk-udp-redirected", "", `"to":"127.0.0.1:5300","handle":"Other"`, `"to":"127.0.0.1:5399","handle":"Other"`, "the datagram is redirected to a port nothing is bound at, yet the proxy receives it"},
+	"env-classify-return-block":         {"fwps-callout", `"what":"classify_return"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the callout blocks the connect, yet the proxy accepts it"},
 }
 
 var netip0 = ap("0.0.0.0:0")

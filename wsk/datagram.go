@@ -215,22 +215,7 @@ func (p *Provider) udpDeliver(dst netip.AddrPort, dg datagram) {
 	if !p.net.isLocal(dst.Addr()) {
 		return
 	}
-	var exact, wild any
-	for _, b := range p.net.binds[bindKey{udp: true, port: dst.Port()}] {
-		switch {
-		case b.addr == dst.Addr():
-			exact = b.owner
-		case b.addr.IsUnspecified() && (b.addr.Is4() == dst.Addr().Is4() || (b.addr.Is6() && dst.Addr().Is4() && !b.v6only)):
-			// 0.0.0.0 takes IPv4 only; [::] takes IPv6, and IPv4 too
-			// unless IPV6_V6ONLY (dual-stack-sockets).
-			wild = b.owner
-		}
-	}
-	owner := exact
-	if owner == nil {
-		owner = wild
-	}
-	switch o := owner.(type) {
+	switch o := p.udpOwner(dst).(type) {
 	case *Socket:
 		if o.dg != nil && o.flags&(sfClosed|sfDead) == 0 {
 			o.dg.rx = append(o.dg.rx, dg)
@@ -637,4 +622,87 @@ func (p *Provider) killDatagrams(s *Socket) {
 		k++
 	}
 	p.endFlows(s.dg)
+}
+
+// RedirectedDatagram delivers to the endpoint bound at `to` the first
+// datagram (data) of a flow from `from` to `original` that a connect-redirect
+// callout holding redirect handle `handle` redirected, for process
+// targetPID, with redirect context `context` (the trace's
+// redirected_datagram: the UDP twin of RedirectedConnect, for a callout that
+// is not the driver under test). The datagram carries the records
+// wfp.Engine.IssueRedirect issues and the context as control information.
+// The application's endpoint is returned as a PeerUDP named name ("" picks
+// one), bound at `from`; its later datagrams to `original` go to `to`, as
+// the flow's do.
+func (p *Provider) RedirectedDatagram(name string, from, original, to netip.AddrPort, handle string, context []byte, targetPID uint32, data []byte) (*PeerUDP, error) {
+	if !from.IsValid() || from.Port() == 0 || from.Addr().IsUnspecified() || !original.IsValid() || original.Port() == 0 || !to.IsValid() || to.Port() == 0 {
+		return nil, fmt.Errorf("wsk.RedirectedDatagram: invalid address (from %v, original %v, to %v)", from, original, to)
+	}
+	if handle == "" {
+		return nil, fmt.Errorf("wsk.RedirectedDatagram: empty redirect handle name")
+	}
+	if len(data) > MaxDatagram {
+		return nil, fmt.Errorf("wsk.RedirectedDatagram: %d bytes is more than a datagram holds (%d)", len(data), MaxDatagram)
+	}
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	original = netip.AddrPortFrom(original.Addr().Unmap(), original.Port())
+	to = netip.AddrPortFrom(to.Addr().Unmap(), to.Port())
+	if !p.net.isLocal(to.Addr()) || p.udpOwner(to) == nil {
+		return nil, fmt.Errorf("wsk.RedirectedDatagram: nothing is bound at %v", to)
+	}
+	// Every check comes before anything happens, so a refused call leaves
+	// no trace.
+	pu := &PeerUDP{p: p, proc: p.System(), local: from}
+	if p.net.isLocal(from.Addr()) {
+		if _, st := p.net.bind(true, from.Addr(), from.Port(), bindOpts{v6only: true}, pu); st != nt.STATUS_SUCCESS {
+			return nil, fmt.Errorf("wsk.RedirectedDatagram: cannot bind the application's endpoint %v: %v", from, st)
+		}
+	} else {
+		if p.net.udpRemote[from] != nil {
+			return nil, fmt.Errorf("wsk.RedirectedDatagram: %v is already bound", from)
+		}
+		pu.remote = true
+		p.net.udpRemote[from] = pu
+	}
+	if name == "" {
+		name = sim.Name("peer", p.w.NextName("peer"))
+	}
+	pu.name = name
+	p.w.TraceEnv("redirected_datagram", sim.F("name", sim.Str(name)), sim.F("from", sim.Str(from.String())), sim.F("original", sim.Str(original.String())),
+		sim.F("to", sim.Str(to.String())), sim.F("handle", sim.Str(handle)), sim.F("context", sim.Hex(context, "")), sim.F("target_pid", sim.Int(uint64(targetPID))),
+		sim.F("data", sim.Hex(data, "")))
+	rec, err := p.e.IssueRedirect(handle, from, original, to, context, targetPID, nil)
+	if err != nil {
+		panic("wsk: internal: IssueRedirect refused checked arguments: " + err.Error())
+	}
+	level := nt.IPPROTO_IP
+	if to.Addr().Is6() {
+		level = nt.IPPROTO_IPV6
+	}
+	ctl := AppendCMSG(nil, level, nt.IP_WFP_REDIRECT_RECORDS, rec)
+	if context != nil {
+		ctl = AppendCMSG(ctl, level, nt.IP_WFP_REDIRECT_CONTEXT, context)
+	}
+	pu.ep.flows = append(pu.ep.flows, &udpFlow{remote: original, dst: to, src: from})
+	p.udpDeliver(to, datagram{from: from, data: append(p.dgBuf(len(data)), data...), control: ctl})
+	return pu, nil
+}
+
+// udpOwner returns the endpoint bound at dst (a local address), or nil.
+func (p *Provider) udpOwner(dst netip.AddrPort) any {
+	var exact, wild any
+	for _, b := range p.net.binds[bindKey{udp: true, port: dst.Port()}] {
+		switch {
+		case b.addr == dst.Addr():
+			exact = b.owner
+		case b.addr.IsUnspecified() && (b.addr.Is4() == dst.Addr().Is4() || (b.addr.Is6() && dst.Addr().Is4() && !b.v6only)):
+			// 0.0.0.0 takes IPv4 only; [::] takes IPv6, and IPv4 too
+			// unless IPV6_V6ONLY (dual-stack-sockets).
+			wild = b.owner
+		}
+	}
+	if exact != nil {
+		return exact
+	}
+	return wild
 }

@@ -554,3 +554,24 @@ func TestDatagramBadInput(t *testing.T) {
 		t.Errorf("want two BUF-OVERRUN violations:\n%s", got)
 	}
 }
+
+// RedirectedDatagram refuses what cannot happen, before anything happens.
+func TestRedirectedDatagramErrors(t *testing.T) {
+	l := newLab(t, simConfig(9), false)
+	seq := l.w.Seq()
+	for _, tc := range []struct {
+		from, orig, to, handle, want string
+	}{
+		{"10.0.0.1:40000", "198.51.100.7:53", "127.0.0.1:5300", "H", "nothing is bound at 127.0.0.1:5300"},
+		{"0.0.0.0:0", "198.51.100.7:53", "127.0.0.1:5300", "H", "invalid address"},
+		{"10.0.0.1:40000", "198.51.100.7:53", "127.0.0.1:5300", "", "empty redirect handle name"},
+	} {
+		_, err := l.p.RedirectedDatagram("app", ap(tc.from), ap(tc.orig), ap(tc.to), tc.handle, nil, 500, []byte("q"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "wsk.RedirectedDatagram: ") {
+			t.Errorf("RedirectedDatagram(%s -> %s at %s, handle %q): %v, want an error saying %q", tc.from, tc.orig, tc.to, tc.handle, err, tc.want)
+		}
+	}
+	if l.w.Seq() != seq {
+		t.Errorf("refused calls took %d sequence numbers; a refused call leaves no trace", l.w.Seq()-seq)
+	}
+}

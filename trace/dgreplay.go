@@ -148,15 +148,20 @@ func (r *replayer) receiveFromCall(ev *Event) {
 		// The model's records need not be the size of the ones the trace
 		// shows: the model may use the whole of the driver's block (or,
 		// without one, ctlRoom bytes).
-		drv := r.blockOf(Value{Kind: Name, Name: cv.Buf.Pool})
-		switch {
-		case cv.Buf.Pool == "":
+		if cv.Buf.Pool == "" {
+			// The replay's own block: its size, whatever the trace claims.
 			w.dg.ctl = r.scratchBlock(nil, max(uint64(w.dg.ctlCap), ctlRoom))
-		default:
-			w.dg.ctl = drv // too small for the trace's own ControlLength, or freed: the model reports it
-		}
-		if b := w.dg.ctl; b != nil && !b.Freed() && b.Size() >= uint64(w.dg.ctlCap) {
-			*w.dg.ctlLen = uint32(min(b.Size(), uint64(nt.MAXULONG)))
+			if b := w.dg.ctl; b != nil {
+				*w.dg.ctlLen = uint32(min(b.Size(), uint64(nt.MAXULONG)))
+			}
+		} else {
+			// The driver's block: all of it when it holds the trace's own
+			// ControlLength; otherwise (too small, freed) as the trace
+			// says, and the model reports the misuse.
+			w.dg.ctl = r.blockOf(Value{Kind: Name, Name: cv.Buf.Pool})
+			if b := w.dg.ctl; b != nil && !b.Freed() && b.Size() >= uint64(w.dg.ctlCap) {
+				*w.dg.ctlLen = uint32(min(b.Size(), uint64(nt.MAXULONG)))
+			}
 		}
 	} else if cv.Kind == Buf {
 		w.dg.ctl = r.blockOf(Value{Kind: Name, Name: cv.Buf.Pool})

@@ -488,7 +488,11 @@ func (c *converter) call(e *Event) {
 		}
 		ctlCap := arg("ControlLength")
 		if ctlCap.Kind == Int {
-			parts = append(parts, fmt.Sprintf("ctl-len=%d", ctlCap.U))
+			n := ctlCap.U
+			if cv := arg("ControlInfo"); cv.Kind == Buf && cv.Buf.Pool == "" && n > scratchCap {
+				n = scratchCap // the temporary block the conversion makes holds no more
+			}
+			parts = append(parts, fmt.Sprintf("ctl-len=%d", n))
 		} else {
 			parts = append(parts, "ctl-len=NULL")
 		}

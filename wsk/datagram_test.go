@@ -2,6 +2,7 @@ package wsk_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -574,4 +575,113 @@ func TestRedirectedDatagramErrors(t *testing.T) {
 	if l.w.Seq() != seq {
 		t.Errorf("refused calls took %d sequence numbers; a refused call leaves no trace", l.w.Seq()-seq)
 	}
+}
+
+// TestUDPProxyChainsProperty is TestProxyChainsProperty for datagrams:
+// random chains of vendors whose UDP proxies receive the flow's first
+// datagram with the records as control information and forward it with
+// them. Properties: never a loop; the datagram ends at the server with its
+// bytes, or the flow is blocked; the state each callout sees is what the
+// plain history model predicts; nothing else is reported.
+func TestUDPProxyChainsProperty(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		l := newLab(rt, sim.Config{Chooser: rapidChooser{rt}}, false)
+		appProc, _ := l.p.AddProcess(600, "app.exe", false)
+		server, _ := l.p.PeerUDPBind(l.p.System(), dnsServer)
+		app, _ := l.p.PeerUDPBind(appProc, ap("10.0.0.1:40000"))
+		k := rapid.IntRange(1, 4).Draw(rt, "vendors")
+		var vs []*vendor
+		var ins, outs []*wsk.Socket
+		for i := 0; i < k; i++ {
+			to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(5300+i))
+			other := onOther(rapid.IntRange(0, 2).Draw(rt, fmt.Sprintf("other%d", i)))
+			vs = append(vs, l.addVendor(fmt.Sprintf("vendor%d", i), uint64(100-i), dnsServer, to, uint32(500+i), other))
+			pr, _ := l.p.AddProcess(uint32(500+i), fmt.Sprintf("proxy%d.exe", i), true)
+			ins = append(ins, l.dgSocket(pr, to.String()))
+			outs = append(outs, l.dgSocket(pr, "10.0.0.1:0"))
+		}
+		var hist []int
+		model := func(v int) wfp.RedirectState {
+			switch {
+			case len(hist) == 0:
+				return wfp.FWPS_CONNECTION_NOT_REDIRECTED
+			case hist[len(hist)-1] == v:
+				return wfp.FWPS_CONNECTION_REDIRECTED_BY_SELF
+			}
+			for _, x := range hist {
+				if x == v {
+					return wfp.FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF
+				}
+			}
+			return wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER
+		}
+		predict := func() ([][]wfp.RedirectState, int, bool) {
+			want := make([][]wfp.RedirectState, k)
+			for i, v := range vs {
+				want[i] = append([]wfp.RedirectState(nil), v.seen...)
+			}
+			for i, v := range vs {
+				st := model(i)
+				want[i] = append(want[i], st)
+				switch {
+				case st == wfp.FWPS_CONNECTION_NOT_REDIRECTED, st == wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER && v.other == otherReproxy:
+					return want, i, false
+				case st == wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER && v.other == otherBlock:
+					return want, -1, true
+				}
+			}
+			return want, -1, false
+		}
+		check := func(step int, want [][]wfp.RedirectState) {
+			for i, v := range vs {
+				if fmt.Sprint(v.seen) != fmt.Sprint(want[i]) {
+					rt.Fatalf("step %d: vendor%d saw %v, model %v", step, i, v.seen, want[i])
+				}
+			}
+		}
+		msg := []byte("query through the chain")
+		want, red, blocked := predict()
+		st, err := app.SendTo(dnsServer, msg)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		check(0, want)
+		for step := 1; st == nt.STATUS_SUCCESS && red >= 0; step++ {
+			if step > k {
+				rt.Fatalf("more than %d hops with the records forwarded: a loop", k)
+			}
+			hist = append(hist, red)
+			want, red, blocked = predict()
+			r := l.receiveFrom(ins[hist[len(hist)-1]], 64, 1024)
+			cms, err := wsk.ParseCMSG(r.control)
+			if r.iosb.Status != nt.STATUS_SUCCESS || !bytes.Equal(r.data, msg) || err != nil || len(cms) == 0 || cms[0].Type != nt.IP_WFP_REDIRECT_RECORDS {
+				rt.Fatalf("step %d: proxy%d received %+v (%v)", step, hist[len(hist)-1], r, err)
+			}
+			fwd := wsk.AppendCMSG(nil, nt.IPPROTO_IP, nt.IP_WFP_REDIRECT_RECORDS, cms[0].Data)
+			st = l.sendTo(outs[hist[len(hist)-1]], dnsServer, r.data, fwd).Status
+			check(step, want)
+		}
+		switch {
+		case blocked:
+			if st != nt.STATUS_ACCESS_DENIED {
+				rt.Fatalf("model: blocked; the send completed with %v", st)
+			}
+		case st != nt.STATUS_SUCCESS:
+			rt.Fatalf("send failed with %v", st)
+		default:
+			if dg, ok := server.Receive(); !ok || !bytes.Equal(dg.Data, msg) {
+				rt.Fatalf("the server got %+v, %v", dg, ok)
+			}
+		}
+		for i := range vs {
+			l.close(ins[i])
+			l.close(outs[i])
+			vs[i].destroy()
+		}
+		app.Close()
+		server.Close()
+		if got := l.finish(); got != "" {
+			rt.Fatalf("violations:\n%s", got)
+		}
+	})
 }

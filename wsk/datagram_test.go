@@ -600,66 +600,29 @@ func TestUDPProxyChainsProperty(t *testing.T) {
 			ins = append(ins, l.dgSocket(pr, to.String()))
 			outs = append(outs, l.dgSocket(pr, "10.0.0.1:0"))
 		}
-		var hist []int
-		model := func(v int) wfp.RedirectState {
-			switch {
-			case len(hist) == 0:
-				return wfp.FWPS_CONNECTION_NOT_REDIRECTED
-			case hist[len(hist)-1] == v:
-				return wfp.FWPS_CONNECTION_REDIRECTED_BY_SELF
-			}
-			for _, x := range hist {
-				if x == v {
-					return wfp.FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF
-				}
-			}
-			return wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER
-		}
-		predict := func() ([][]wfp.RedirectState, int, bool) {
-			want := make([][]wfp.RedirectState, k)
-			for i, v := range vs {
-				want[i] = append([]wfp.RedirectState(nil), v.seen...)
-			}
-			for i, v := range vs {
-				st := model(i)
-				want[i] = append(want[i], st)
-				switch {
-				case st == wfp.FWPS_CONNECTION_NOT_REDIRECTED, st == wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER && v.other == otherReproxy:
-					return want, i, false
-				case st == wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER && v.other == otherBlock:
-					return want, -1, true
-				}
-			}
-			return want, -1, false
-		}
-		check := func(step int, want [][]wfp.RedirectState) {
-			for i, v := range vs {
-				if fmt.Sprint(v.seen) != fmt.Sprint(want[i]) {
-					rt.Fatalf("step %d: vendor%d saw %v, model %v", step, i, v.seen, want[i])
-				}
-			}
-		}
+		cm := &chainModel{vs: vs}
 		msg := []byte("query through the chain")
-		want, red, blocked := predict()
+		want, red, blocked := cm.predict()
 		st, err := app.SendTo(dnsServer, msg)
 		if err != nil {
 			rt.Fatal(err)
 		}
-		check(0, want)
+		cm.check(rt, 0, want)
 		for step := 1; st == nt.STATUS_SUCCESS && red >= 0; step++ {
 			if step > k {
 				rt.Fatalf("more than %d hops with the records forwarded: a loop", k)
 			}
-			hist = append(hist, red)
-			want, red, blocked = predict()
-			r := l.receiveFrom(ins[hist[len(hist)-1]], 64, 1024)
+			cm.hist = append(cm.hist, red)
+			want, red, blocked = cm.predict()
+			px := cm.last()
+			r := l.receiveFrom(ins[px], 64, 1024)
 			cms, err := wsk.ParseCMSG(r.control)
 			if r.iosb.Status != nt.STATUS_SUCCESS || !bytes.Equal(r.data, msg) || err != nil || len(cms) == 0 || cms[0].Type != nt.IP_WFP_REDIRECT_RECORDS {
-				rt.Fatalf("step %d: proxy%d received %+v (%v)", step, hist[len(hist)-1], r, err)
+				rt.Fatalf("step %d: proxy%d received %+v (%v)", step, px, r, err)
 			}
 			fwd := wsk.AppendCMSG(nil, nt.IPPROTO_IP, nt.IP_WFP_REDIRECT_RECORDS, cms[0].Data)
-			st = l.sendTo(outs[hist[len(hist)-1]], dnsServer, r.data, fwd).Status
-			check(step, want)
+			st = l.sendTo(outs[px], dnsServer, r.data, fwd).Status
+			cm.check(rt, step, want)
 		}
 		switch {
 		case blocked:

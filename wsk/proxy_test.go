@@ -677,64 +677,23 @@ func TestProxyChainsProperty(t *testing.T) {
 			vs = append(vs, l.addVendor(fmt.Sprintf("vendor%d", i), uint64(100-i), labDest, to, uint32(500+i), other))
 			pxs = append(pxs, l.addProxy(uint32(500+i), to))
 		}
-		var hist []int // plain model: the vendors that redirected, oldest first
-		model := func(v int) wfp.RedirectState {
-			switch {
-			case len(hist) == 0:
-				return wfp.FWPS_CONNECTION_NOT_REDIRECTED
-			case hist[len(hist)-1] == v:
-				return wfp.FWPS_CONNECTION_REDIRECTED_BY_SELF
-			}
-			for _, x := range hist {
-				if x == v {
-					return wfp.FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF
-				}
-			}
-			return wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER
-		}
-		// predict runs the callouts in filter order until one redirects or
-		// blocks, and returns the expected states, the redirector and
-		// whether the connect is blocked.
-		predict := func() ([][]wfp.RedirectState, int, bool) {
-			want := make([][]wfp.RedirectState, k)
-			for i, v := range vs {
-				want[i] = append([]wfp.RedirectState(nil), v.seen...)
-			}
-			for i, v := range vs {
-				st := model(i)
-				want[i] = append(want[i], st)
-				switch {
-				case st == wfp.FWPS_CONNECTION_NOT_REDIRECTED, st == wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER && v.other == otherReproxy:
-					return want, i, false
-				case st == wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER && v.other == otherBlock:
-					return want, -1, true
-				}
-			}
-			return want, -1, false
-		}
-		check := func(step int, want [][]wfp.RedirectState) {
-			for i, v := range vs {
-				if fmt.Sprint(v.seen) != fmt.Sprint(want[i]) {
-					rt.Fatalf("step %d: vendor%d saw %v, model %v", step, i, v.seen, want[i])
-				}
-			}
-		}
-		want, red, blocked := predict()
+		cm := &chainModel{vs: vs}
+		want, red, blocked := cm.predict()
 		conn, st, err := l.p.PeerConnect(app, netip.AddrPort{}, labDest)
 		if err != nil {
 			rt.Fatal(err)
 		}
-		check(0, want)
+		cm.check(rt, 0, want)
 		var lastOut *wsk.Socket
 		var path []*pair
 		for step := 1; st == nt.STATUS_SUCCESS && red >= 0; step++ {
 			if step > k {
 				rt.Fatalf("more than %d hops with records set: a loop", k)
 			}
-			hist = append(hist, red)
-			want, red, blocked = predict()
-			pr := pxs[hist[len(hist)-1]].serve()
-			check(step, want)
+			cm.hist = append(cm.hist, red)
+			want, red, blocked = cm.predict()
+			pr := pxs[cm.last()].serve()
+			cm.check(rt, step, want)
 			st = pr.connected
 			lastOut = pr.out
 			path = append(path, pr)
@@ -782,3 +741,60 @@ func TestProxyChainsProperty(t *testing.T) {
 		}
 	})
 }
+
+// chainModel is the plain history model of the chains properties: the
+// vendors that redirected the flow, oldest first, and what each callout
+// must therefore see.
+type chainModel struct {
+	vs   []*vendor
+	hist []int
+}
+
+// state is the redirect state vendor v must see next.
+func (cm *chainModel) state(v int) wfp.RedirectState {
+	switch {
+	case len(cm.hist) == 0:
+		return wfp.FWPS_CONNECTION_NOT_REDIRECTED
+	case cm.hist[len(cm.hist)-1] == v:
+		return wfp.FWPS_CONNECTION_REDIRECTED_BY_SELF
+	}
+	for _, x := range cm.hist {
+		if x == v {
+			return wfp.FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF
+		}
+	}
+	return wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER
+}
+
+// predict runs the callouts in filter order until one redirects or
+// blocks, and returns the states every vendor must have seen by then, the
+// redirector (-1 for none) and whether the flow is blocked.
+func (cm *chainModel) predict() ([][]wfp.RedirectState, int, bool) {
+	want := make([][]wfp.RedirectState, len(cm.vs))
+	for i, v := range cm.vs {
+		want[i] = append([]wfp.RedirectState(nil), v.seen...)
+	}
+	for i, v := range cm.vs {
+		st := cm.state(i)
+		want[i] = append(want[i], st)
+		switch {
+		case st == wfp.FWPS_CONNECTION_NOT_REDIRECTED, st == wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER && v.other == otherReproxy:
+			return want, i, false
+		case st == wfp.FWPS_CONNECTION_REDIRECTED_BY_OTHER && v.other == otherBlock:
+			return want, -1, true
+		}
+	}
+	return want, -1, false
+}
+
+// check compares what the vendors saw with want.
+func (cm *chainModel) check(rt *rapid.T, step int, want [][]wfp.RedirectState) {
+	for i, v := range cm.vs {
+		if fmt.Sprint(v.seen) != fmt.Sprint(want[i]) {
+			rt.Fatalf("step %d: vendor%d saw %v, model %v", step, i, v.seen, want[i])
+		}
+	}
+}
+
+// last is the vendor that redirected last.
+func (cm *chainModel) last() int { return cm.hist[len(cm.hist)-1] }

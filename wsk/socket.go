@@ -808,8 +808,12 @@ func (p *Provider) WskConnect(s *Socket, remoteAddress netip.AddrPort, flags uin
 			p.w.Violate(RuleNullArgument, "WskConnect with a NULL RemoteAddress", s.Name())
 			st = nt.STATUS_INVALID_PARAMETER
 		case s.flags&sfBound == 0:
+			// Observed: WskConnect on an unbound socket returns
+			// STATUS_INVALID_DEVICE_STATE and has completed its IRP with
+			// it, Information 0 (driver_netio.c test_wsk_connect_socket).
 			p.w.Violate(RuleNotBound, "WskConnect on "+s.Name()+", which is not bound", s.Name())
-			st = nt.STATUS_INVALID_DEVICE_STATE
+			p.deliver(i, s.cl, ckConnect, nt.STATUS_INVALID_DEVICE_STATE, 0, nil)
+			return p.leave(f, ckConnect, s, nt.STATUS_INVALID_DEVICE_STATE)
 		case s.lst != nil:
 			st = nt.STATUS_INVALID_DEVICE_STATE
 		default:

@@ -99,13 +99,42 @@ func (m *Manager) Deliver(i *IRP, b *Block, off uint64, src []byte) uint64 {
 		if l.b != b || off < l.off || off-l.off > l.n || uint64(len(src)) > l.n-(off-l.off) {
 			continue
 		}
-		m.checkLend(i, l)
-		rel := off - l.off
+		if b.lent == 1 {
+			m.checkLend(i, l)
+			copy(b.data[off:], src)
+			copy(l.snap[off-l.off:], src)
+			return uint64(len(src))
+		}
+		// The block is lent more than once (a WskReceiveFrom whose Buffer and
+		// ControlInfo share a block, or two calls given overlapping memory):
+		// check every loan the write touches before it, and refresh each one's
+		// snapshot after it, so the provider's own write is never taken for the
+		// driver's.
+		end := off + uint64(len(src))
+		m.eachLoanOverlapping(b, off, end, m.checkLend)
 		copy(b.data[off:], src)
-		copy(l.snap[rel:], src)
+		m.eachLoanOverlapping(b, off, end, func(_ *IRP, o *lend) {
+			copy(o.snap, b.data[o.off:o.off+o.n])
+		})
 		return uint64(len(src))
 	}
 	panic(fmt.Sprintf("irp: internal: Deliver of %d bytes at %d of %s outside every lent range of %s", len(src), off, b.Name(), i.Name()))
+}
+
+// eachLoanOverlapping calls fn for every loan of b, by any in-flight IRP of
+// m, whose range meets [off, end).
+func (m *Manager) eachLoanOverlapping(b *Block, off, end uint64, fn func(*IRP, *lend)) {
+	for _, j := range m.live {
+		if j.st != stInFlight {
+			continue
+		}
+		for k := range j.lends {
+			o := &j.lends[k]
+			if o.b == b && o.off < end && off < o.off+o.n {
+				fn(j, o)
+			}
+		}
+	}
 }
 
 func (m *Manager) checkLend(i *IRP, l *lend) {

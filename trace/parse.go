@@ -864,6 +864,9 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 	isNull := string(raw) == "null"
 	switch pp.kind {
 	case pInt, pEnum:
+		if pp.name == "Tag" && pp.kind == pInt {
+			return tagValue(ln, f, v)
+		}
 		if isNull && pp.null {
 			return v, nil
 		}

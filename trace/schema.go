@@ -76,6 +76,9 @@ func quoteAlt(names []string) string {
 func paramSchema(p param) any {
 	switch p.kind {
 	case pInt:
+		if p.name == "Tag" {
+			return ref("tag")
+		}
 		if p.null {
 			return anyOf(obj{"type": "null"}, ref("integer"))
 		}
@@ -145,6 +148,12 @@ func buildSchema() obj {
 		"integer": anyOf(
 			obj{"type": "integer", "minimum": json.Number("-9223372036854775808"), "maximum": json.Number("18446744073709551615")},
 			obj{"type": "string", "pattern": "^0[xX][0-9a-fA-F]{1,16}$"},
+			obj{"type": "string", "pattern": "^" + quoteAlt(consts) + "(\\|" + quoteAlt(consts) + ")*$"},
+		),
+		"tag": anyOf(
+			obj{"type": "integer", "minimum": 0, "maximum": 4294967295},
+			obj{"type": "string", "pattern": "^0[xX][0-9a-fA-F]{1,8}$"},
+			obj{"type": "string", "pattern": "^[\\x20-\\x7e]{4}$"},
 			obj{"type": "string", "pattern": "^" + quoteAlt(consts) + "(\\|" + quoteAlt(consts) + ")*$"},
 		),
 		"status": anyOf(

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -276,4 +277,48 @@ func decodeBufferData(form BufForm, s string) ([]byte, bool) {
 		return b, err == nil
 	}
 	return nil, false
+}
+
+// tagValue parses a pool tag (a "Tag" parameter): a number, "0x…", a
+// constant name, or a string of exactly four printable ASCII characters as
+// pool tools show the tag, bytes in memory order ("Sock" is the C constant
+// 'kcoS', 0x6B636F53), the same reading as a scenario's tag= argument. A
+// four-character "0x" string is a number ("0x41" is 0x41). A tag is a ULONG:
+// a value above 0xFFFFFFFF is an error, never truncated.
+func tagValue(ln int, f field, v Value) (Value, *Error) {
+	raw := f.val
+	var u uint64
+	s, isStr := rawString(raw)
+	switch {
+	case isStr && len(s) == 4 && !strings.HasPrefix(s, "0x") && !strings.HasPrefix(s, "0X"):
+		for k := 0; k < 4; k++ {
+			if s[k] < 0x20 || s[k] > 0x7e {
+				return v, errAt(ln, f.vcol, `"Tag" `+strconv.Quote(s)+": a pool tag string must be four printable ASCII characters")
+			}
+			u |= uint64(s[k]) << (8 * k)
+		}
+		v.Kind, v.U, v.Name = Int, u, s
+		return v, nil
+	case isStr:
+		if h, ok := parseHex(s); ok {
+			u = h
+		} else if c, ok := lookupConstant(s); ok {
+			u, v.Name = c, s
+		} else {
+			return v, errAt(ln, f.vcol, `"Tag" must be a number or exactly four characters as pool tools show the tag ("Sock"), got `+strconv.Quote(s))
+		}
+	case len(raw) > 0 && raw[0] >= '0' && raw[0] <= '9':
+		n, msg := parseUintLiteral(string(raw))
+		if msg != "" {
+			return v, errAt(ln, f.vcol, `"Tag": `+msg)
+		}
+		u = n
+	default:
+		return v, errAt(ln, f.vcol, `"Tag" must be a number or four characters as pool tools show the tag, got `+describeRaw(raw))
+	}
+	if u > 0xFFFFFFFF {
+		return v, errAt(ln, f.vcol, fmt.Sprintf(`"Tag" 0x%X is wider than 32 bits (a pool tag is a ULONG)`, u))
+	}
+	v.Kind, v.U = Int, u
+	return v, nil
 }

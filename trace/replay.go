@@ -107,6 +107,16 @@ type replayer struct {
 	irpCall map[string]uint64 // IRP trace name → seq of the call it was last given to
 	conv    map[uint64]*convSizes
 	moved   uint64 // bytes of buffers and peer data made or moved (spend)
+	// created is the event being replayed when each trace name was bound
+	// (the call or completion that created the object): an end-of-trace
+	// violation about the object (a leak) points there.
+	created map[string]evPos
+}
+
+// evPos is where an event is in the trace.
+type evPos struct {
+	seq  uint64
+	line int
 }
 
 // Replay runs the trace read from r against the model and reports whether
@@ -371,6 +381,14 @@ func (r *replayer) collect(at *Event) {
 		vr := ViolationReport{Rule: v.Rule, Call: v.Call, Objects: r.traceNames(v.Objects), Detail: r.renameIn(v.Detail, v.Objects), BugCheck: v.BugCheck}
 		if at != nil {
 			vr.Seq, vr.Line = at.Seq, at.Line
+		} else {
+			vr.AtEnd = true
+			for _, n := range vr.Objects {
+				if p, ok := r.created[n]; ok {
+					vr.Seq, vr.Line = p.seq, p.line
+					break
+				}
+			}
 		}
 		r.rep.Violations = append(r.rep.Violations, vr)
 	}
@@ -476,6 +494,12 @@ func (r *replayer) bindObj(name string, obj any, modelName string) {
 	if modelName != "" {
 		r.rev[modelName] = name
 	}
+	if r.cur != nil {
+		if r.created == nil {
+			r.created = map[string]evPos{}
+		}
+		r.created[name] = evPos{r.cur.ev.Seq, r.cur.ev.Line}
+	}
 }
 
 // forget keeps the model object of a freed name for a while (so a use after
@@ -490,6 +514,7 @@ func (r *replayer) forget(name string) {
 				delete(r.rev, n.Name())
 			}
 			delete(r.objs, old)
+			delete(r.created, old)
 		}
 	}
 }

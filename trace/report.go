@@ -54,9 +54,13 @@ type Divergence struct {
 
 // ViolationReport is one contract rule the driver broke.
 type ViolationReport struct {
-	Rule     string   `json:"rule"`
-	Seq      uint64   `json:"seq"`  // the trace event being replayed when it was found (0: at the end)
-	Line     int      `json:"line"` // its line (0: at the end)
+	Rule string `json:"rule"`
+	// Seq and Line: the trace event being replayed when it was found; for
+	// one found at the end of the trace (AtEnd: a leak), the event that
+	// created the object it is about (0 when the trace never named it).
+	Seq      uint64   `json:"seq"`
+	Line     int      `json:"line"`
+	AtEnd    bool     `json:"at_end,omitempty"`
 	Call     string   `json:"call,omitempty"`
 	Objects  []string `json:"objects,omitempty"`
 	Detail   string   `json:"detail"`
@@ -121,9 +125,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.Violations) > 0 {
 		fmt.Fprintf(&b, "contract violations (%d):\n", len(r.Violations)+r.ViolationsOmitted)
 		for _, v := range r.Violations {
-			where := "at the end of the trace"
-			if v.Seq != 0 {
-				where = fmt.Sprintf("at seq %d (line %d)", v.Seq, v.Line)
+			where := fmt.Sprintf("at seq %d (line %d)", v.Seq, v.Line)
+			if v.AtEnd {
+				where = "at the end of the trace"
+				if v.Seq != 0 {
+					where += fmt.Sprintf(" (created at seq %d, line %d)", v.Seq, v.Line)
+				}
 			}
 			fmt.Fprintf(&b, "  %s %s", v.Rule, where)
 			if v.Call != "" {

@@ -177,9 +177,10 @@ func replayWithRetries(rd io.Reader, opts Options) (*Report, error) {
 		if len(open) == 0 {
 			break
 		}
-		div := rp.rep.Divergence
 		var next *replayer
 		var took PolicyTaken
+		var nextOpts Options
+		best := progressOf(rp)
 	search:
 		for _, c := range open {
 			pol, ok := sim.LookupPolicy(c.id)
@@ -206,15 +207,22 @@ func replayWithRetries(rd io.Reader, opts Options) (*Report, error) {
 				if try.rep.Verdict == Unusable {
 					continue
 				}
-				if d := try.rep.Divergence; d == nil || d.Seq > div.Seq || (d.Seq == div.Seq && d.Line > div.Line) {
-					next = try
+				// Keep the option whose replay got furthest (a conforming
+				// one ends the search): when every option diverges, the
+				// report is the divergence nearest the real problem.
+				if p := progressOf(try); p.after(best) {
+					best, next, nextOpts = p, try, o
 					took = PolicyTaken{Policy: c.id, Option: opt, Default: pol.Options[pol.Default]}
-					opts = o
-					break search
+					if try.rep.Divergence == nil {
+						break search
+					}
 				}
 				if runs >= maxRetries {
 					break search
 				}
+			}
+			if next != nil {
+				break // the furthest option of this policy
 			}
 		}
 		if next == nil {
@@ -222,7 +230,7 @@ func replayWithRetries(rd io.Reader, opts Options) (*Report, error) {
 		}
 		pinned[took.Policy] = true
 		taken = append(taken, took)
-		rp = next
+		rp, opts = next, nextOpts
 	}
 	rep := rp.rep
 	rep.Policies = taken
@@ -251,4 +259,34 @@ func replayWithRetries(rd io.Reader, opts Options) (*Report, error) {
 	}
 	rep.Notes = append(rep.Notes, retryNotes...)
 	return rep, nil
+}
+
+// progress is how far a replay got: a conforming one furthest, then one that
+// diverged at the end of the trace (a completion never shown), then by the
+// seq and line of the divergent event.
+type progress struct {
+	rank int // 2: no divergence, 1: at the end of the trace, 0: at an event
+	seq  uint64
+	line int
+}
+
+func progressOf(rp *replayer) progress {
+	d := rp.rep.Divergence
+	switch {
+	case d == nil:
+		return progress{rank: 2}
+	case d.Seq == 0 && d.Line == 0:
+		return progress{rank: 1}
+	}
+	return progress{seq: d.Seq, line: d.Line}
+}
+
+func (p progress) after(q progress) bool {
+	if p.rank != q.rank {
+		return p.rank > q.rank
+	}
+	if p.seq != q.seq {
+		return p.seq > q.seq
+	}
+	return p.line > q.line
 }

@@ -111,6 +111,12 @@ type replayer struct {
 	// (the call or completion that created the object): an end-of-trace
 	// violation about the object (a leak) points there.
 	created map[string]evPos
+	// lastEv is the last event taken from the trace (replayed or already
+	// matched); bugAt the last event a violation with a bug check was found
+	// at, and bugRule that violation's rule and bug check.
+	lastEv  *Event
+	bugAt   *Event
+	bugRule string
 }
 
 // evPos is where an event is in the trace.
@@ -223,6 +229,15 @@ func (r *replayer) run() {
 	if r.rep.Verdict == Unusable {
 		return
 	}
+	if !r.stopped && r.bugAt != nil && r.bugAt == r.lastEv {
+		// The trace ends at the event whose violation bug-checks: Windows
+		// stopped there (wsktrace v1: "A trace may end with a call that has
+		// no return: the machine stopped there"), so the trace is complete.
+		// Completions the model still owes never came, and objects still
+		// live were never freed, because the machine was down.
+		r.note(fmt.Sprintf("the trace ends at seq %d (line %d), where %s bug-checks: Windows stopped there, so completions still owed and objects still live at that point are not checked", r.bugAt.Seq, r.bugAt.Line, r.bugRule))
+		r.stopped = true
+	}
 	if !r.stopped {
 		r.cur = nil
 		// Completions the model still owes: each must have been shown.
@@ -284,6 +299,7 @@ func (r *replayer) next() *qev {
 		if len(r.q) == 0 {
 			r.q = nil
 		}
+		r.lastEv = e.ev
 		if e.matched {
 			r.rep.Events++
 			continue
@@ -391,6 +407,9 @@ func (r *replayer) collect(at *Event) {
 			}
 		}
 		r.rep.Violations = append(r.rep.Violations, vr)
+		if v.BugCheck != "" && at != nil {
+			r.bugAt, r.bugRule = at, fmt.Sprintf("%s (bug check %s)", v.Rule, v.BugCheck)
+		}
 	}
 	if r.rep.ViolationsOmitted > 0 && !r.stopped {
 		r.note(fmt.Sprintf("replay stopped after %d violations", r.opts.MaxViolations))

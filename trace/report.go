@@ -111,7 +111,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "error at line %d, column %d: %s\n", r.Error.Line, r.Error.Column, r.Error.Msg)
 	}
 	if d := r.Divergence; d != nil {
-		fmt.Fprintf(&b, "first divergence at seq %d (line %d), in %s:\n", d.Seq, d.Line, d.Call)
+		if d.Seq == 0 && d.Line == 0 {
+			fmt.Fprintf(&b, "first divergence at the end of the trace, in %s:\n", d.Call)
+		} else {
+			fmt.Fprintf(&b, "first divergence at seq %d (line %d), in %s:\n", d.Seq, d.Line, d.Call)
+		}
 		fmt.Fprintf(&b, "  observed:     %s\n", d.Observed)
 		fmt.Fprintf(&b, "  model allows: %s\n", d.Allowed)
 		fmt.Fprintf(&b, "  rule:         %s\n", d.Rule)

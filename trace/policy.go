@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -19,9 +20,16 @@ import (
 // first option under which that call conforms. The report then says
 // "P-X: the trace took option Y (model default Z)".
 
-// maxRetryBuffer bounds how much of a trace that cannot be re-read (stdin) is
-// kept in memory for replaying it again; a longer one is replayed once.
-const maxRetryBuffer = 8 << 20
+// maxRetryBuffer bounds how much of a trace that cannot be re-read (a pipe,
+// stdin) is kept for replaying it again under other options of open
+// policies. A file is re-read by seeking instead. When a longer trace from a
+// pipe needs such a replay, the report is UNUSABLE and says why (replay it
+// from a file, or pin the policies), never a verdict a file would not get.
+const maxRetryBuffer = 1 << 30
+
+// retryMemory is how much of that is kept in memory; the rest goes to a
+// temporary file, so memory stays flat however long the trace.
+const retryMemory = 8 << 20
 
 // maxRetries bounds the replays of one trace (each accepted option may
 // expose a divergence further on that another policy explains).
@@ -95,17 +103,31 @@ type PolicyTaken struct {
 	Default string `json:"default"`
 }
 
-// source replays a trace more than once: by seeking, or from a buffered copy.
+// source replays a trace more than once: by seeking, or from a copy of the
+// bytes read so far. The copy is kept in memory up to memLimit (so a long
+// trace from a pipe does not grow the heap), then in a temporary file up to
+// limit bytes; a longer trace from a pipe cannot be replayed again.
 type source struct {
-	rd     io.Reader
-	seeker io.ReadSeeker
-	start  int64
-	buf    bytes.Buffer
-	over   bool
+	rd       io.Reader
+	seeker   io.ReadSeeker
+	start    int64
+	buf      bytes.Buffer
+	spool    *os.File
+	size     int64
+	over     bool
+	why      string // why it cannot be read again
+	memLimit int
+	limit    int64
 }
 
-func newSource(rd io.Reader) *source {
-	s := &source{rd: rd}
+func newSource(rd io.Reader, memLimit int, limit int64) *source {
+	if memLimit <= 0 {
+		memLimit = retryMemory
+	}
+	if limit <= 0 {
+		limit = maxRetryBuffer
+	}
+	s := &source{rd: rd, memLimit: memLimit, limit: limit}
 	if sk, ok := rd.(io.ReadSeeker); ok {
 		if off, err := sk.Seek(0, io.SeekCurrent); err == nil {
 			s.seeker, s.start = sk, off
@@ -116,22 +138,62 @@ func newSource(rd io.Reader) *source {
 
 func (s *source) Read(p []byte) (int, error) {
 	n, err := s.rd.Read(p)
-	if s.seeker == nil && !s.over {
-		if s.buf.Len()+n > maxRetryBuffer {
-			s.over = true
-			s.buf = bytes.Buffer{}
-		} else {
-			s.buf.Write(p[:n])
-		}
+	if s.seeker == nil && !s.over && n > 0 {
+		s.keep(p[:n])
 	}
 	return n, err
 }
 
+func (s *source) keep(b []byte) {
+	if s.size+int64(len(b)) > s.limit {
+		s.drop(fmt.Sprintf("it comes from a pipe and is longer than the %s kept to replay it again", sizeText(s.limit)))
+		return
+	}
+	s.size += int64(len(b))
+	if s.spool == nil && s.buf.Len()+len(b) <= s.memLimit {
+		s.buf.Write(b)
+		return
+	}
+	if s.spool == nil {
+		f, err := os.CreateTemp("", "wsksim-replay-*.jsonl")
+		if err != nil {
+			s.drop("it comes from a pipe, and the temporary file to keep it for another replay could not be created: " + err.Error())
+			return
+		}
+		s.spool = f
+		if _, err := f.Write(s.buf.Bytes()); err != nil {
+			s.drop("it comes from a pipe, and keeping it in a temporary file failed: " + err.Error())
+			return
+		}
+		s.buf = bytes.Buffer{}
+	}
+	if _, err := s.spool.Write(b); err != nil {
+		s.drop("it comes from a pipe, and keeping it in a temporary file failed: " + err.Error())
+	}
+}
+
+func (s *source) drop(why string) {
+	s.over, s.why = true, why
+	s.buf = bytes.Buffer{}
+	s.close()
+}
+
+// close removes the temporary file, if any.
+func (s *source) close() {
+	if s.spool != nil {
+		name := s.spool.Name()
+		s.spool.Close()
+		os.Remove(name)
+		s.spool = nil
+	}
+}
+
 // again returns a reader of the whole trace, or false when it cannot be read
-// again (not seekable, and longer than maxRetryBuffer).
+// again (s.why says why).
 func (s *source) again() (io.Reader, bool) {
 	if s.seeker != nil {
 		if _, err := s.seeker.Seek(s.start, io.SeekStart); err != nil {
+			s.why = "seeking back to its start failed: " + err.Error()
 			return nil, false
 		}
 		return s.seeker, true
@@ -148,11 +210,15 @@ func (s *source) again() (io.Reader, bool) {
 	if s.over {
 		return nil, false
 	}
+	if s.spool != nil {
+		return io.NewSectionReader(s.spool, 0, s.size), true
+	}
 	return bytes.NewReader(s.buf.Bytes()), true
 }
 
 func replayWithRetries(rd io.Reader, opts Options) (*Report, error) {
-	src := newSource(rd)
+	src := newSource(rd, opts.retryMemory, opts.retryBuffer)
+	defer src.close()
 	rp := replayOnce(src, opts)
 	pinned := map[string]bool{}
 	for id := range opts.Pins {
@@ -164,7 +230,6 @@ func replayWithRetries(rd io.Reader, opts Options) (*Report, error) {
 		}
 	}
 	var taken []PolicyTaken
-	var retryNotes []string
 	runs := 1
 	for rp.rep.Verdict == Diverges && runs < maxRetries {
 		cands := rp.divergencePolicies()
@@ -193,8 +258,13 @@ func replayWithRetries(rd io.Reader, opts Options) (*Report, error) {
 				}
 				in, ok := src.again()
 				if !ok {
-					retryNotes = append(retryNotes, fmt.Sprintf("the trace could not be read again (it is not seekable and longer than %d bytes), so the other options of %s were not tried", maxRetryBuffer, c.id))
-					break search
+					// Without the other options the verdict could differ
+					// from the same trace's from a file: say so instead.
+					rep := &Report{Verdict: Unusable, Source: rp.rep.Source, Profile: rp.rep.Profile, Events: rp.rep.Events,
+						Error: &Error{Msg: fmt.Sprintf("the trace cannot be read again (%s); its replay diverged under the model's option %s=%s of an open policy, and trying the other options needs the trace again: replay it from a file, or pin %s (--pin, --profile model-defaults)",
+							src.why, c.id, optName(pol, c.opt), c.id)}}
+					rep.Notes = []string{"the first replay's divergence: " + describeDivergence(rp.rep.Divergence)}
+					return rep, nil
 				}
 				o := opts
 				o.Pins = map[string]string{}
@@ -257,7 +327,6 @@ func replayWithRetries(rd io.Reader, opts Options) (*Report, error) {
 		sort.Strings(parts)
 		rep.Notes = append(rep.Notes, fmt.Sprintf("replayed %d times to find the options of open policies the trace took (%s)", runs, strings.Join(parts, ", ")))
 	}
-	rep.Notes = append(rep.Notes, retryNotes...)
 	return rep, nil
 }
 
@@ -289,4 +358,29 @@ func (p progress) after(q progress) bool {
 		return p.seq > q.seq
 	}
 	return p.line > q.line
+}
+
+func describeDivergence(d *Divergence) string {
+	if d == nil {
+		return "none"
+	}
+	where := "at the end of the trace"
+	if d.Seq != 0 || d.Line != 0 {
+		where = fmt.Sprintf("at seq %d (line %d)", d.Seq, d.Line)
+	}
+	return fmt.Sprintf("%s, in %s: observed %s, the model allows %s", where, d.Call, d.Observed, d.Allowed)
+}
+
+func sizeText(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func optName(p sim.Policy, k int) string {
+	if k < 0 || k >= len(p.Options) {
+		return "?"
+	}
+	return p.Options[k]
 }

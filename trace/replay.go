@@ -30,6 +30,9 @@ type Options struct {
 	// call's return or an IRP's completion (default 65536).
 	Lookahead int
 
+	retryBuffer int64 // bytes of a pipe kept for retries (default maxRetryBuffer)
+	retryMemory int   // of those, kept in memory (default retryMemory)
+
 	record bool   // Convert: record the model's sizes of opaque blobs
 	seed   uint64 // Convert: the world's seed (the WFP engine's records key)
 }

@@ -108,7 +108,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "trace: %q, profile %s, %d events replayed\n", r.Source, r.Profile, r.Events)
 	}
 	if r.Error != nil {
-		fmt.Fprintf(&b, "error at line %d, column %d: %s\n", r.Error.Line, r.Error.Column, r.Error.Msg)
+		if r.Error.Line == 0 {
+			fmt.Fprintf(&b, "error: %s\n", r.Error.Msg)
+		} else {
+			fmt.Fprintf(&b, "error at line %d, column %d: %s\n", r.Error.Line, r.Error.Column, r.Error.Msg)
+		}
 	}
 	if d := r.Divergence; d != nil {
 		if d.Seq == 0 && d.Line == 0 {

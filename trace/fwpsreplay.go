@@ -97,7 +97,12 @@ func (r *replayer) calloutFor(e *Event) *tcallout {
 	if err != nil {
 		return nil
 	}
-	f, err := r.e.AddFilter(wfp.Filter{Name: "trace callout " + name, Callout: c, Weight: uint64(1000 - len(r.fw.callouts))})
+	// Each callout the trace shows gets a sublayer of its own, below the ones
+	// seen before (one sublayer per vendor, as the Filter Weight Assignment
+	// page recommends): every callout the trace shows classifying is invoked
+	// whatever the earlier ones returned.
+	sub := r.e.AddSublayer("trace callout "+name, uint16(0x9000-min(len(r.fw.callouts), 0x8000)))
+	f, err := r.e.AddFilter(wfp.Filter{Name: "trace callout " + name, Callout: c, Weight: uint64(1000 - len(r.fw.callouts)), Sublayer: sub})
 	if err != nil {
 		return nil
 	}

@@ -126,6 +126,11 @@ type classifyRun struct {
 	flags    uint32 // condition flags for callouts still to run
 	meta     Metadata
 	inFn     *Filter // filter whose classifyFn is running
+	// Filter arbitration (learn.microsoft.com/windows/win32/fwp/filter-arbitration):
+	// sub is the sublayer being evaluated, subDone that one of its filters
+	// returned PERMIT or BLOCK (its remaining filters are skipped).
+	sub     *Sublayer
+	subDone bool
 	pended   *classifyState
 	reauth   []*Filter // applied with REAUTHORIZE_IF_MODIFIED_BY_OTHERS
 	reauthed bool
@@ -247,6 +252,7 @@ func (e *Engine) findParent(req *ConnectRequest) *flow {
 func (r *classifyRun) startLayer(l Layer) {
 	r.layer = l
 	r.idx = 0
+	r.sub, r.subDone = nil, false
 	r.action = FWP_ACTION_PERMIT
 	r.rights = FWPS_RIGHT_ACTION_WRITE
 	r.filters = r.filters[:0]
@@ -283,17 +289,25 @@ func (r *classifyRun) startLayer(l Layer) {
 }
 
 // advance runs filters until the layer ends, a callout pends, or the connect
-// is decided.
+// is decided. Filters come sorted by sublayer (weight, high first), then by
+// filter weight: within a sublayer evaluation stops at the first PERMIT or
+// BLOCK (a CONTINUE goes on), and every sublayer is evaluated, even after a
+// block (filter-arbitration: "Evaluate all sub-layers even if a higher
+// priority sub-layer has decided to block the traffic"); arbitrate combines
+// the sublayers' results.
 func (r *classifyRun) advance() {
 	for {
 		for r.idx < len(r.filters) {
 			f := r.filters[r.idx]
 			r.idx++
+			if f.Sublayer != r.sub {
+				r.sub, r.subDone = f.Sublayer, false
+			}
+			if r.subDone {
+				continue // a higher-weight filter of this sublayer decided
+			}
 			if !r.invoke(f, r.flags) {
 				return // pended
-			}
-			if r.action == FWP_ACTION_BLOCK && r.rights&FWPS_RIGHT_ACTION_WRITE == 0 {
-				break
 			}
 		}
 		if r.layer.IsBindRedirect() {
@@ -312,6 +326,7 @@ func (r *classifyRun) advance() {
 				if len(again) > 0 {
 					r.filters = append(r.filters[:0], again...)
 					r.idx = 0
+					r.sub, r.subDone = nil, false
 					r.flags |= nt.FWP_CONDITION_FLAG_IS_REAUTHORIZE
 					r.rights |= FWPS_RIGHT_ACTION_WRITE
 					continue
@@ -387,24 +402,45 @@ func (r *classifyRun) invoke(f *Filter, flags uint32) bool {
 	return true
 }
 
-// arbitrate folds one filter's classifyOut into the layer's decision.
+// arbitrate folds one filter's classifyOut into the layer's decision, by the
+// override rules of the filter-arbitration page. rights is what the filter
+// was invoked with: FWPS_RIGHT_ACTION_WRITE set means the decision so far
+// (none, a soft permit or a soft block) may be overridden, and the filter's
+// PERMIT or BLOCK replaces it; the filter keeps the write right in its
+// classifyOut for a soft decision (a lower sublayer may override it) or
+// clears it for a hard one. Without the write right the decision is hard: a
+// PERMIT is ignored (WFP-WRITE-WITHOUT-RIGHT for a callout), and a BLOCK
+// from a callout is a veto, which overrides a hard permit ("Traffic can be
+// blocked by a callout filter via a Veto even if a higher priority filter
+// has permitted it"; FWPS_CLASSIFY_OUT0: "setting actionType to
+// FWP_ACTION_BLOCK when the rights member is not set to
+// FWPS_RIGHT_ACTION_WRITE results in a veto"). A static filter cannot veto.
+// A PERMIT or BLOCK, taken or not, ends its sublayer's evaluation.
 func (r *classifyRun) arbitrate(f *Filter, rights uint32, out *ClassifyOut) {
 	hadWrite := rights&FWPS_RIGHT_ACTION_WRITE != 0
 	switch out.ActionType {
 	case FWP_ACTION_BLOCK:
-		// A BLOCK always vetoes; it is final when it also took the write right.
-		r.action = FWP_ACTION_BLOCK
-		if !hadWrite || out.Rights&FWPS_RIGHT_ACTION_WRITE == 0 {
-			r.rights &^= FWPS_RIGHT_ACTION_WRITE
+		r.subDone = true
+		switch {
+		case hadWrite:
+			r.action = FWP_ACTION_BLOCK
+			if out.Rights&FWPS_RIGHT_ACTION_WRITE == 0 {
+				r.rights &^= FWPS_RIGHT_ACTION_WRITE // hard block
+			}
+		case f.Callout != nil:
+			r.action = FWP_ACTION_BLOCK // veto: overrides a hard permit
 		}
 	case FWP_ACTION_PERMIT:
+		r.subDone = true
 		if !hadWrite {
-			r.e.w.Violate(RuleWriteWithoutRight, fmt.Sprintf("callout %s (filter %d) returned FWP_ACTION_PERMIT at %v without FWPS_RIGHT_ACTION_WRITE; the permit is ignored", f.Callout.Name, f.FilterId, r.layer), f.Name)
+			if f.Callout != nil {
+				r.e.w.Violate(RuleWriteWithoutRight, fmt.Sprintf("callout %s (filter %d) returned FWP_ACTION_PERMIT at %v without FWPS_RIGHT_ACTION_WRITE; the permit is ignored", f.Callout.Name, f.FilterId, r.layer), f.Name)
+			}
 			return
 		}
 		r.action = FWP_ACTION_PERMIT
 		if out.Rights&FWPS_RIGHT_ACTION_WRITE == 0 {
-			r.rights &^= FWPS_RIGHT_ACTION_WRITE
+			r.rights &^= FWPS_RIGHT_ACTION_WRITE // hard permit
 		}
 	}
 }

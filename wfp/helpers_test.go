@@ -40,6 +40,7 @@ type proxyCallout struct {
 	lastCtx  *RedirectContext
 	seenCtx  []byte
 	redirect int
+	giveBack bool // give FWPS_RIGHT_ACTION_WRITE back with the PERMIT (a soft permit, as WFPSampler does)
 }
 
 // hooks let rule tests break the contract at one point.
@@ -74,7 +75,10 @@ func newProxyCallout(t tb, e *Engine, name string, match, to netip.AddrPort, pid
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc.filter, err = e.AddFilter(Filter{Name: name, Callout: c, Weight: uint64(100 - len(e.filters))})
+	// Its own sublayer (Filter Weight Assignment: one per vendor), below the
+	// ones registered before it.
+	sub := e.AddSublayer(name, uint16(0x9000-len(e.sublayers)))
+	pc.filter, err = e.AddFilter(Filter{Name: name, Callout: c, Weight: uint64(100 - len(e.filters)), Sublayer: sub})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +154,9 @@ func (pc *proxyCallout) classify(c *Classify) {
 		e.FwpsCompleteClassify0(ch, 0, &ClassifyOut{ActionType: FWP_ACTION_PERMIT})
 	} else {
 		c.Out.ActionType = FWP_ACTION_PERMIT
+		if pc.giveBack {
+			c.Out.Rights |= FWPS_RIGHT_ACTION_WRITE
+		}
 	}
 	if !pc.hooks.skipRelease {
 		e.FwpsReleaseClassifyHandle0(ch)

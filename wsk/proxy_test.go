@@ -172,7 +172,10 @@ func (l *lab) addVendor(name string, weight uint64, match, to netip.AddrPort, pi
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	if v.filter, err = l.e.AddFilter(wfp.Filter{Name: name, Callout: c, Weight: weight, RemoteMatch: match}); err != nil {
+	// Each vendor has its own sublayer, as the Filter Weight Assignment page
+	// recommends (a vendor's filter weight orders it among the vendors).
+	sub := l.e.AddSublayer(name, uint16(min(weight, 0xFFFF)))
+	if v.filter, err = l.e.AddFilter(wfp.Filter{Name: name, Callout: c, Weight: weight, RemoteMatch: match, Sublayer: sub}); err != nil {
 		l.t.Fatal(err)
 	}
 	return v

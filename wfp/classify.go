@@ -111,26 +111,26 @@ func (e *Engine) RemoveFilter(f *Filter) {
 
 // classifyRun is one connect going through the ALE connect layers.
 type classifyRun struct {
-	e        *Engine
-	req      ConnectRequest
-	v6       bool
-	records  *RedirectRecords
-	parent   *flow
-	layer    Layer
-	filters  []*Filter
-	idx      int
-	cur      *FWPS_CONNECT_REQUEST0 // latest version of the layer data
-	orig     *FWPS_CONNECT_REQUEST0
-	action   Action
-	rights   uint32
-	flags    uint32 // condition flags for callouts still to run
-	meta     Metadata
-	inFn     *Filter // filter whose classifyFn is running
+	e       *Engine
+	req     ConnectRequest
+	v6      bool
+	records *RedirectRecords
+	parent  *flow
+	layer   Layer
+	filters []*Filter
+	idx     int
+	cur     *FWPS_CONNECT_REQUEST0 // latest version of the layer data
+	orig    *FWPS_CONNECT_REQUEST0
+	action  Action
+	rights  uint32
+	flags   uint32 // condition flags for callouts still to run
+	meta    Metadata
+	inFn    *Filter // filter whose classifyFn is running
 	// Filter arbitration (learn.microsoft.com/windows/win32/fwp/filter-arbitration):
 	// sub is the sublayer being evaluated, subDone that one of its filters
 	// returned PERMIT or BLOCK (its remaining filters are skipped).
-	sub     *Sublayer
-	subDone bool
+	sub      *Sublayer
+	subDone  bool
 	pended   *classifyState
 	reauth   []*Filter // applied with REAUTHORIZE_IF_MODIFIED_BY_OTHERS
 	reauthed bool

@@ -932,6 +932,9 @@ func cmdPeerConnect(in *Interp, c *Command, a *args) error {
 		if err != nil || pc == nil {
 			return st.String()
 		}
+		if st == nt.STATUS_PENDING {
+			return fmt.Sprintf("%s, %s (a callout pended the classify: the connect goes on when it completes it)", st, pc.Name())
+		}
 		return fmt.Sprintf("%s, %s (%v -> %v)", st, pc.Name(), pc.Local(), pc.Remote())
 	})
 	if err != nil {

@@ -405,23 +405,6 @@ type origin struct {
 	classify bool
 }
 
-// connect runs a TCP connect through WFP and the network, synchronously (a
-// classify a callout leaves pended counts as blocked: see
-// wfp.Engine.ClassifyConnect). On success it returns the connecting end
-// (already wired to the listener's side).
-func (p *Provider) connect(org origin, remote netip.AddrPort) (*end, nt.Status) {
-	src, st := p.dialSource(org, remote)
-	if st != nt.STATUS_SUCCESS {
-		return nil, st
-	}
-	var res wfp.ConnectResult
-	if org.classify {
-		req := p.dialRequest(org, src, remote)
-		p.e.ClassifyConnect(&req, &res)
-	}
-	return p.dialFinish(org, src, remote, &res)
-}
-
 // dialSource picks the source address of a connect.
 func (p *Provider) dialSource(org origin, remote netip.AddrPort) (netip.Addr, nt.Status) {
 	src := org.local.Addr()
@@ -568,6 +551,20 @@ type PeerConn struct {
 	name string
 	e    *end
 	port uint16 // ephemeral port it bound, 0 if none
+	// st is the connect's status: STATUS_PENDING while a callout holds its
+	// classify pended (FwpsPendClassify0), then how it ended.
+	st nt.Status
+}
+
+// Status returns the status of the peer's connect: STATUS_SUCCESS once
+// connected, STATUS_PENDING while a callout holds its classify pended
+// (FwpsPendClassify0; the connect goes on when FwpsCompleteClassify0
+// completes it), or the status it failed with after that.
+func (pc *PeerConn) Status() nt.Status {
+	if pc == nil {
+		return nt.STATUS_INVALID_HANDLE
+	}
+	return pc.st
 }
 
 // Name returns the peer connection's display name.
@@ -669,7 +666,10 @@ func (pl *PeerListener) Close() {
 // connection from another host, not classified by the local connect layer).
 // The status is the network's answer (STATUS_SUCCESS,
 // STATUS_CONNECTION_REFUSED, STATUS_HOST_UNREACHABLE, STATUS_ACCESS_DENIED
-// when WFP blocks); an error means the harness misused the call.
+// when WFP blocks), or STATUS_PENDING with a PeerConn to wait on when a
+// callout pended the classify (FwpsPendClassify0): the connect goes on when
+// the callout completes it, and PeerConn.Status then tells how it ended. An
+// error means the harness misused the call.
 func (p *Provider) PeerConnect(proc *Process, from, to netip.AddrPort) (*PeerConn, nt.Status, error) {
 	if _, err := p.peerProc(proc); err != nil {
 		return nil, 0, fmt.Errorf("wsk.PeerConnect: %v", err)
@@ -712,16 +712,64 @@ func (p *Provider) PeerConnect(proc *Process, from, to netip.AddrPort) (*PeerCon
 		port = pt
 		org.local = netip.AddrPortFrom(a, pt)
 	}
-	e, st := p.connect(org, to)
+	pc.port = port
+	e, st := p.connectPeer(org, to, pc)
+	if st == nt.STATUS_PENDING {
+		pc.st = st
+		return pc, st, nil
+	}
 	if st != nt.STATUS_SUCCESS {
 		if port != 0 {
 			p.net.unbind(false, port, pc)
 		}
 		return nil, st, nil
 	}
-	pc.e, pc.port = e, port
+	pc.e, pc.st = e, st
 	e.pc = pc
 	return pc, st, nil
+}
+
+// connectPeer runs a peer's TCP connect through WFP and the network. When a
+// callout pends the classify (FwpsPendClassify0) the connect pends, as a
+// driver socket's WskConnect does: it returns STATUS_PENDING, and when
+// FwpsCompleteClassify0 completes the classify the connection is made (or
+// fails) after the manager's PendingDelay, not inside the callout's call;
+// pc.Status tells.
+func (p *Provider) connectPeer(org origin, remote netip.AddrPort, pc *PeerConn) (*end, nt.Status) {
+	src, st := p.dialSource(org, remote)
+	if st != nt.STATUS_SUCCESS {
+		return nil, st
+	}
+	var res wfp.ConnectResult
+	if !org.classify {
+		return p.dialFinish(org, src, remote, &res)
+	}
+	req := p.dialRequest(org, src, remote)
+	started := false
+	done := func(r *wfp.ConnectResult) {
+		if !started {
+			res = *r // decided inline
+			return
+		}
+		late := *r
+		p.w.Schedule(p.m.PendingDelay, sim.TaskFunc(func() {
+			e, st := p.dialFinish(org, src, remote, &late)
+			pc.st = st
+			if st != nt.STATUS_SUCCESS {
+				if pc.port != 0 {
+					p.net.unbind(false, pc.port, pc)
+				}
+				return
+			}
+			pc.e = e
+			e.pc = pc
+		}))
+	}
+	if p.e.ClassifyConnectAsync(&req, done) {
+		return p.dialFinish(org, src, remote, &res)
+	}
+	started = true
+	return nil, nt.STATUS_PENDING
 }
 
 // RedirectedConnect delivers to the listener at `to` a connection from

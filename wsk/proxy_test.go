@@ -801,3 +801,74 @@ func (cm *chainModel) check(rt *rapid.T, step int, want [][]wfp.RedirectState) {
 
 // last is the vendor that redirected last.
 func (cm *chainModel) last() int { return cm.hist[len(cm.hist)-1] }
+
+// TestPeerConnectPendsOnPendedClassify: a scripted peer's connect pends on a
+// classify a callout pended, as a driver socket's WskConnect does (issue 12):
+// PeerConnect returns STATUS_PENDING, the connection is made (or refused)
+// once FwpsCompleteClassify0 completes the classify, and PeerConn.Status
+// tells which. Before, a pended classify counted as a block for peers.
+func TestPeerConnectPendsOnPendedClassify(t *testing.T) {
+	for _, how := range []string{"permit", "redirect", "block"} {
+		t.Run(how, func(t *testing.T) {
+			l := newLab(t, sim.Config{Seed: 3}, false)
+			server, _ := l.p.PeerListen(l.p.System(), labServer)
+			app, _ := l.p.AddProcess(600, "app.exe", false)
+			to := netip.MustParseAddrPort("127.0.0.1:9000")
+			v := l.addVendor("pender", 10, labDest, to, 500, otherLeave)
+			v.pend = true
+			px := l.addProxy(500, to)
+			conn, st, err := l.p.PeerConnect(app, netip.AddrPort{}, labDest)
+			if err != nil || st != nt.STATUS_PENDING || conn == nil || conn.Status() != nt.STATUS_PENDING {
+				t.Fatalf("PeerConnect with a pended classify: %v, %v, %v; want STATUS_PENDING and a connection to wait on", conn, st, err)
+			}
+			l.w.RunUntilIdle()
+			if conn.Status() != nt.STATUS_PENDING || server.Accept() != nil {
+				t.Fatalf("the connect went on (%v) before the classify was completed", conn.Status())
+			}
+			if len(v.pending) != 1 {
+				t.Fatal("nothing pended")
+			}
+			switch how {
+			case "block":
+				pd := v.pending[0]
+				v.pending = nil
+				l.e.FwpsCompleteClassify0(pd.ch, 0, &wfp.ClassifyOut{ActionType: wfp.FWP_ACTION_BLOCK})
+				l.e.FwpsReleaseClassifyHandle0(pd.ch)
+			default:
+				v.pending[0].redirect = how == "redirect"
+				v.completePending()
+			}
+			if conn.Status() != nt.STATUS_PENDING {
+				t.Fatalf("the connect finished inside FwpsCompleteClassify0 (%v); it completes after it", conn.Status())
+			}
+			l.w.RunUntilIdle()
+			switch how {
+			case "block":
+				if conn.Status() != nt.STATUS_ACCESS_DENIED || server.Accept() != nil {
+					t.Fatalf("blocked connect: status %v", conn.Status())
+				}
+			case "redirect":
+				if conn.Status() != nt.STATUS_SUCCESS || server.Accept() != nil {
+					t.Fatalf("redirected connect: status %v", conn.Status())
+				}
+				v.pend = false // the proxy's own connect: BY_SELF, permitted inline
+				if pr := px.serve(); pr.connected != nt.STATUS_SUCCESS || server.Accept() == nil {
+					t.Fatalf("the proxy's connect (%v) did not reach the server", pr.connected)
+				}
+			default:
+				if conn.Status() != nt.STATUS_SUCCESS || server.Accept() == nil {
+					t.Fatalf("permitted connect: status %v", conn.Status())
+				}
+				if conn.Remote() != labDest {
+					t.Fatalf("remote %v, want %v", conn.Remote(), labDest)
+				}
+			}
+			conn.Close()
+			px.closeAll()
+			v.destroy()
+			if vs := l.finish(); vs != "" {
+				t.Fatalf("violations:\n%s", vs)
+			}
+		})
+	}
+}

@@ -107,6 +107,11 @@ func reproduce(file string, seed uint64) string {
 // exit code. When stdout cannot be written, it says so on stderr and returns
 // ExitUsage whatever the subcommand returned.
 func Main(args []string, stdout, stderr io.Writer) int {
+	return mainIO(args, os.Stdin, stdout, stderr)
+}
+
+// mainIO is Main reading standard input from stdin.
+func mainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return ExitUsage
@@ -126,9 +131,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "diagram":
 		code = cmdDiagram(rest, out, stderr)
 	case "replay":
-		code = cmdReplay(rest, out, stderr)
+		code = replayMain(rest, stdin, out, stderr)
 	case "convert":
-		code = cmdConvert(rest, out, stderr)
+		code = convertMain(rest, stdin, out, stderr)
 	case "version":
 		code = cmdVersion(rest, out, stderr)
 	case "help", "-h", "-help", "--help":

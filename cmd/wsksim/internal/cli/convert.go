@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/wsksim/wsksim/trace"
 )
@@ -24,11 +23,6 @@ Exit codes:
   2  unusable input or output: a malformed or missing trace, a trace over the
      size limit, a closed standard input, output that cannot be written
 `
-
-// cmdConvert is `wsksim convert`.
-func cmdConvert(args []string, stdout, stderr io.Writer) int {
-	return convertMain(args, os.Stdin, stdout, stderr)
-}
 
 func convertMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlags("convert", convertUsage, exitsConvert, stderr)

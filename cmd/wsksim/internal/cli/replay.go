@@ -36,11 +36,6 @@ Exit codes:
   3  violations: everything observed is allowed, but the driver broke contract rules
 `
 
-// cmdReplay is `wsksim replay`.
-func cmdReplay(args []string, stdout, stderr io.Writer) int {
-	return replayMain(args, os.Stdin, stdout, stderr)
-}
-
 // pinFlag is --pin P-X=OPTION: the policy and option must exist, and a
 // policy may be pinned once.
 type pinFlag map[string]string
@@ -175,7 +170,10 @@ func replayMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = rep.WriteText(stdout)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "wsksim replay: writing the report: %v\n", err)
+		// Main says which write failed; called directly, say it here.
+		if _, ok := stdout.(*checkedWriter); !ok {
+			fmt.Fprintf(stderr, "wsksim replay: writing the report: %v\n", err)
+		}
 		return ExitUsage
 	}
 	uri := name

@@ -366,3 +366,40 @@ func TestTagString(t *testing.T) {
 }
 
 func itoa(n int) string { return fmtInt(n) }
+
+// TestDeliverOverlappingLoans is the regression test for a FuzzWorld failure: a
+// WskReceiveFrom whose Buffer and ControlInfo lie in one pool block lends the
+// block twice, and the provider's write through one loan must not be taken for
+// the driver's write into the other (BUF-WRITE-WHILE-LENT). A driver write into
+// the shared range is still caught.
+func TestDeliverOverlappingLoans(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		driverWrite bool
+	}{{"provider-only", false}, {"driver-writes", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, m := newWorld(t)
+			pin(t, w, pending)
+			b := m.ExAllocatePool2(irp.POOL_FLAG_NON_PAGED, 16, tagWsks)
+			i := m.IoAllocateIrp(1, false)
+			setRoutine(m, i)
+			call(w, m, i, "WskReceiveFrom", nt.STATUS_SUCCESS, 0, lendArg{b, 0, 12}, lendArg{b, 4, 12})
+			m.Deliver(i, b, 6, []byte{1, 2, 3}) // inside both loans
+			m.Deliver(i, b, 13, []byte{9})      // inside the second only
+			if tc.driverWrite {
+				b.Bytes()[5] = 0xEE
+			}
+			w.RunUntilIdle()
+			if tc.driverWrite {
+				expect(t, w,
+					V{irp.RuleBufWriteWhileLent, "", []string{"pool1", "irp1"}, []string{"pool1 was written while lent to irp1 for WskReceiveFrom"}},
+					V{irp.RuleBufWriteWhileLent, "", []string{"pool1", "irp1"}, []string{"pool1 was written while lent to irp1 for WskReceiveFrom"}})
+				return
+			}
+			expect(t, w)
+			if got := b.Bytes()[4:14]; string(got) != "\x00\x00\x01\x02\x03\x00\x00\x00\x00\x09" {
+				t.Errorf("block = % x", got)
+			}
+		})
+	}
+}

@@ -67,6 +67,12 @@ func (m *Manager) Lend(i *IRP, b *Block, off, n uint64) bool {
 	if b == nil || i == nil || i.st != stInFlight {
 		return false
 	}
+	if !m.mine(i, "Lend") {
+		return false
+	}
+	// b may belong to another Manager: the replay lends scratch blocks of its
+	// own, which are not the driver's memory. Lending touches only the block's
+	// loan count, never either manager's accounting.
 	if b.freed {
 		m.w.Violate(RulePoolUseAfterFree, fmt.Sprintf("%s given %s after it was freed", i.submittedTo, b.Name()), b.Name(), i.Name())
 		return false
@@ -94,18 +100,51 @@ func (m *Manager) Lend(i *IRP, b *Block, off, n uint64) bool {
 // filling an output buffer. It first checks that the driver has not written the
 // range while it was lent. It returns how many bytes it wrote.
 func (m *Manager) Deliver(i *IRP, b *Block, off uint64, src []byte) uint64 {
+	if i == nil || b == nil {
+		m.w.Misuse("irp.Manager.Deliver", "nil IRP or block; nothing was written")
+		return 0
+	}
 	for k := range i.lends {
 		l := &i.lends[k]
 		if l.b != b || off < l.off || off-l.off > l.n || uint64(len(src)) > l.n-(off-l.off) {
 			continue
 		}
-		m.checkLend(i, l)
-		rel := off - l.off
+		if b.lent == 1 {
+			m.checkLend(i, l)
+			copy(b.data[off:], src)
+			copy(l.snap[off-l.off:], src)
+			return uint64(len(src))
+		}
+		// The block is lent more than once (a WskReceiveFrom whose Buffer and
+		// ControlInfo share a block, or two calls given overlapping memory):
+		// check every loan the write touches before it, and refresh each one's
+		// snapshot after it, so the provider's own write is never taken for the
+		// driver's.
+		end := off + uint64(len(src))
+		m.eachLoanOverlapping(b, off, end, m.checkLend)
 		copy(b.data[off:], src)
-		copy(l.snap[rel:], src)
+		m.eachLoanOverlapping(b, off, end, func(_ *IRP, o *lend) {
+			copy(o.snap, b.data[o.off:o.off+o.n])
+		})
 		return uint64(len(src))
 	}
 	panic(fmt.Sprintf("irp: internal: Deliver of %d bytes at %d of %s outside every lent range of %s", len(src), off, b.Name(), i.Name()))
+}
+
+// eachLoanOverlapping calls fn for every loan of b, by any in-flight IRP of
+// m, whose range meets [off, end).
+func (m *Manager) eachLoanOverlapping(b *Block, off, end uint64, fn func(*IRP, *lend)) {
+	for _, j := range m.live {
+		if j.st != stInFlight {
+			continue
+		}
+		for k := range j.lends {
+			o := &j.lends[k]
+			if o.b == b && o.off < end && off < o.off+o.n {
+				fn(j, o)
+			}
+		}
+	}
 }
 
 func (m *Manager) checkLend(i *IRP, l *lend) {
@@ -119,10 +158,22 @@ func (m *Manager) checkLend(i *IRP, l *lend) {
 }
 
 // SetCancelRoutine sets or clears the cancel routine of an in-flight IRP.
-func (m *Manager) SetCancelRoutine(i *IRP, r CancelRoutine) { i.cancelRtn = r }
+func (m *Manager) SetCancelRoutine(i *IRP, r CancelRoutine) {
+	if i == nil {
+		m.w.Misuse("irp.Manager.SetCancelRoutine", "nil IRP")
+		return
+	}
+	i.cancelRtn = r
+}
 
 // MarkPending records that the call owning i is returning STATUS_PENDING.
-func (m *Manager) MarkPending(i *IRP) { i.PendingReturned = true }
+func (m *Manager) MarkPending(i *IRP) {
+	if i == nil {
+		m.w.Misuse("irp.Manager.MarkPending", "nil IRP")
+		return
+	}
+	i.PendingReturned = true
+}
 
 // TraceDetail attaches trace-only details to the next completion of i: an
 // object name bound by Information (a new socket) and out-parameters. Call it

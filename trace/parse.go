@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wsksim/wsksim/nt"
 )
@@ -173,11 +174,27 @@ func (p *Parser) readLine() ([]byte, error) {
 		p.line++
 		b := bytes.TrimSuffix(p.buf, []byte{'\n'})
 		b = bytes.TrimSuffix(b, []byte{'\r'})
+		if !utf8.Valid(b) {
+			return nil, errAt(p.line, invalidUTF8At(b)+1, "invalid UTF-8: a trace is UTF-8 JSON Lines")
+		}
 		return b, nil
 	}
 }
 
 func blank(b []byte) bool { return len(bytes.TrimSpace(b)) == 0 }
+
+// invalidUTF8At returns the offset of the first byte of b that does not start
+// a valid UTF-8 sequence.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
 
 // Header reads (once) and returns the header line.
 func (p *Parser) Header() (Header, error) {

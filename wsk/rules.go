@@ -8,6 +8,8 @@ import (
 // Rule IDs enforced by this package. docs/rules.md lists them with sources.
 const (
 	RuleNullArgument       = "WSK-NULL-ARGUMENT"
+	RuleNullClient         = "WSK-NULL-CLIENT"
+	RuleNullIRP            = "WSK-NULL-IRP"
 	RuleRegisterTwice      = "WSK-REGISTER-TWICE"
 	RuleNotRegistered      = "WSK-NOT-REGISTERED"
 	RuleReleaseUnbalanced  = "WSK-RELEASE-UNBALANCED"
@@ -125,6 +127,7 @@ const (
 	docBindAddr  = "https://learn.microsoft.com/windows-hardware/drivers/network/binding-a-socket-to-a-transport-address"
 	docW32QRec   = "https://learn.microsoft.com/windows/win32/winsock/sio-query-wfp-connection-redirect-records"
 	docIPOpts    = "https://learn.microsoft.com/windows/win32/winsock/ipproto-ip-socket-options"
+	srcWineTest  = "observed on Windows: wine-mirror/wine dlls/ntoskrnl.exe/tests/driver_netio.c, test_wsk_listen_socket (a test driver that runs on Windows; its ok() assertions are Windows' answers)"
 )
 
 func t(name string) string { return "wsk." + name }
@@ -132,6 +135,8 @@ func t(name string) string { return "wsk." + name }
 func init() {
 	sim.RegisterRules(
 		sim.Rule{ID: RuleNullArgument, Statement: "A WSK function is given NULL (nil) for a pointer it requires: WskClientNpi, WskRegistration, WskProviderNpi, Socket, Client, a WSK_BUF, an address.", Source: docReg + "; " + docSocket, BugCheck: "0x3B (access violation)", Test: t("TestRules/" + RuleNullArgument)},
+		sim.Rule{ID: RuleNullClient, Statement: "WskSocket or WskSocketConnect is given a NULL Client (with an IRP). Windows returns STATUS_INVALID_HANDLE without completing the IRP and without a bug check.", Source: docSocket + "; " + srcWineTest, Test: t("TestRules/" + RuleNullClient)},
+		sim.Rule{ID: RuleNullIRP, Statement: "A WSK function that takes an IRP is given a NULL Irp. Windows' WskSocket returns STATUS_INVALID_PARAMETER without a bug check, checked before the Client; the model answers every IRP-taking WSK call the same way (policy P-BADIRP, default STATUS_INVALID_PARAMETER).", Source: docIRPs + "; " + srcWineTest, Test: t("TestRules/" + RuleNullIRP)},
 		sim.Rule{ID: RuleRegisterTwice, Statement: "WskRegister is called with a WSK_REGISTRATION that is already registered; each call needs its own registration, deregistered exactly once.", Source: docReg, Test: t("TestRules/" + RuleRegisterTwice)},
 		sim.Rule{ID: RuleNotRegistered, Statement: "WskCaptureProviderNPI, WskReleaseProviderNPI or WskDeregister is called on a WSK_REGISTRATION that is not registered (never, or already deregistered).", Source: docDereg + "; " + docCapt, Test: t("TestRules/" + RuleNotRegistered)},
 		sim.Rule{ID: RuleReleaseUnbalanced, Statement: "WskReleaseProviderNPI is called more often than WskCaptureProviderNPI succeeded: each successful capture needs exactly one release.", Source: docRel, Test: t("TestRules/" + RuleReleaseUnbalanced)},
@@ -335,7 +340,8 @@ var statusTable = [numCallKeys][]StatusDoc{
 		StatusDoc{nt.STATUS_ADDRESS_ALREADY_EXISTS, docSharing + " (INUSE)"},
 		StatusDoc{nt.STATUS_ACCESS_DENIED, docSharing + " (DENIED, CHECK); blocked by WFP at ALE_BIND_REDIRECT (policy P-BINDBLOCK)"},
 		StatusDoc{nt.STATUS_INVALID_ADDRESS, docBind + " (other: not a local address)"},
-		StatusDoc{nt.STATUS_TOO_MANY_ADDRESSES, docBind + " (other: no ephemeral port left)"}),
+		StatusDoc{nt.STATUS_TOO_MANY_ADDRESSES, docBind + " (other: no ephemeral port left)"},
+		StatusDoc{nt.STATUS_NOT_IMPLEMENTED, srcWineTest + " (a SOCK_DGRAM socket created with WSK_FLAG_LISTEN_SOCKET)"}),
 	ckListen: sockCommon(docListen),
 	ckConnect: sockCommon(docConnect,
 		StatusDoc{nt.STATUS_CONNECTION_REFUSED, docConnect + " (other)"},

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
@@ -174,3 +175,41 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 var (
 	stopSampling = make(chan struct{})
 )
+
+// BenchmarkReplayVsUnmarshal interleaves rounds of Replay and of plain
+// json.Unmarshal of every line of the same trace into a json.RawMessage (the
+// floor for anything that reads JSON with the standard library), so both see
+// the same machine, and reports the replay's throughput as a multiple of the
+// floor's (x-unmarshal; 1.0 means as fast as just decoding the lines).
+func BenchmarkReplayVsUnmarshal(b *testing.B) {
+	var buf bytes.Buffer
+	if err := genTrace(&buf, 20_000); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	lines := bytes.Split(bytes.TrimSpace(data), []byte{'\n'})
+	var tReplay, tUnmarshal time.Duration
+	events := 0
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		rep, err := Replay(bytes.NewReader(data), Options{})
+		if err != nil || rep.Verdict != Conforms {
+			b.Fatalf("verdict %v err %v", rep.Verdict, err)
+		}
+		events += rep.Events
+		t1 := time.Now()
+		for _, l := range lines {
+			var m json.RawMessage
+			if err := json.Unmarshal(l, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t2 := time.Now()
+		tReplay += t1.Sub(t0)
+		tUnmarshal += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(events)/tReplay.Seconds(), "events/s")
+	b.ReportMetric(float64(len(lines)*b.N)/tUnmarshal.Seconds(), "unmarshal-lines/s")
+	b.ReportMetric(tUnmarshal.Seconds()/tReplay.Seconds(), "x-unmarshal")
+}

@@ -28,8 +28,23 @@ type field struct {
 // position is encoding/json's, and what is accepted is exactly what
 // encoding/json accepts (FuzzScanObject holds the two equal).
 func scanObject(line int, raw []byte, col int) ([]field, *Error) {
-	if fs, ok := fastScanObject(raw, col); ok {
+	if fs, ok := fastScanObject(raw, col, nil); ok {
 		return fs, nil
+	}
+	return slowScanObject(line, raw, col)
+}
+
+// scan is scanObject with the fields kept in the parser's arena, which
+// parseEvent empties for each line: the fields of one line stay valid while it
+// is parsed, and the arena's memory is reused by the next.
+func (p *Parser) scan(line int, raw []byte, col int) ([]field, *Error) {
+	start := len(p.fields)
+	if fs, ok := fastScanObject(raw, col, p.fields); ok {
+		if len(fs) > 0 && start < len(fs) {
+			p.fields = fs
+			return fs[start:len(fs):len(fs)], nil
+		}
+		return nil, nil
 	}
 	return slowScanObject(line, raw, col)
 }
@@ -130,13 +145,17 @@ func describeRaw(raw []byte) string {
 // JSON object with distinct, unescaped keys and values nested at most
 // fastMaxDepth deep; otherwise it returns false and the caller takes the slow
 // path, which gives the exact error. Field values are slices of raw.
-func fastScanObject(raw []byte, col int) ([]field, bool) {
+//
+// The fields are appended to dst (which may be nil) and the whole slice is
+// returned: the object's fields are those past len(dst).
+func fastScanObject(raw []byte, col int, dst []field) ([]field, bool) {
 	i := skipWS(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, false
 	}
 	i = skipWS(raw, i+1)
-	var fs []field
+	base := len(dst)
+	fs := dst
 	if i < len(raw) && raw[i] == '}' {
 		i++
 	} else {
@@ -150,7 +169,7 @@ func fastScanObject(raw []byte, col int) ([]field, bool) {
 				return nil, false
 			}
 			key := internKey(raw[kstart+1 : kend-1])
-			for k := range fs {
+			for k := base; k < len(fs); k++ {
 				if fs[k].key == key {
 					return nil, false // the slow path reports the duplicate
 				}

@@ -18,7 +18,7 @@ func checkScanAgrees(t *testing.T, raw []byte) {
 	if !utf8.Valid(raw) {
 		return // the parser refuses the line before scanning it
 	}
-	fast, ok := fastScanObject(raw, 1)
+	fast, ok := fastScanObject(raw, 1, nil)
 	if !ok {
 		return
 	}
@@ -51,7 +51,7 @@ func TestScanObjectFastMatchesSlow(t *testing.T) {
 		`{"a":"é ü"}`, `{"a":[]}`, `{"a":{}}`, `{"a":true,"b":false,"c":null}`, `{"a":0,"b":10,"c":1E5}`,
 	}
 	for _, s := range accepted {
-		if _, ok := fastScanObject([]byte(s), 1); !ok {
+		if _, ok := fastScanObject([]byte(s), 1, nil); !ok {
 			t.Errorf("fast scanner declined %q", s)
 		}
 		checkScanAgrees(t, []byte(s))
@@ -63,7 +63,7 @@ func TestScanObjectFastMatchesSlow(t *testing.T) {
 		`{"a":{"b"}}`, `{"a":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, "{\"a\":1}\f",
 	}
 	for _, s := range declined {
-		if _, ok := fastScanObject([]byte(s), 1); ok {
+		if _, ok := fastScanObject([]byte(s), 1, nil); ok {
 			t.Errorf("fast scanner accepted %q", s)
 		}
 		checkScanAgrees(t, []byte(s))
@@ -84,7 +84,7 @@ func BenchmarkScanObject(b *testing.B) {
 		name string
 		fn   func() bool
 	}{
-		{"fast", func() bool { _, ok := fastScanObject(line, 1); return ok }},
+		{"fast", func() bool { _, ok := fastScanObject(line, 1, nil); return ok }},
 		{"encoding-json", func() bool { _, err := slowScanObject(1, line, 1); return err == nil }},
 	} {
 		b.Run(c.name, func(b *testing.B) {

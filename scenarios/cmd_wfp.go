@@ -240,6 +240,9 @@ func cmdSublayer(in *Interp, c *Command, a *args) error {
 
 // cmdCallout registers a callout whose classifyFn the scenario declares:
 //
+//   - behaviour=source rewrites only the source, localAddressAndPort, to
+//     local= (a split-tunnel driver, as mullvad/win-split-tunnel's
+//     RewriteConnection does) and permits, without the write right;
 //   - behaviour=redirect (default) redirects to to= for target-pid= with
 //     redirect handle handle= and context= (hex), the documented way:
 //     query the redirect state, acquire a classify handle, acquire the
@@ -279,9 +282,12 @@ func cmdCallout(in *Interp, c *Command, a *args) error {
 		a.fail("layer=%s: expected ALE_CONNECT_REDIRECT_V4, ALE_CONNECT_REDIRECT_V6, ALE_AUTH_CONNECT_V4, ALE_AUTH_CONNECT_V6, ALE_BIND_REDIRECT_V4 or ALE_BIND_REDIRECT_V6", ls)
 	}
 	cs.layer = l
-	cs.behaviour = choiceArg(a, "behaviour", "redirect", "redirect", "permit", "block", "continue", "query")
+	cs.behaviour = choiceArg(a, "behaviour", "redirect", "redirect", "permit", "block", "continue", "query", "source")
 	cs.handle, _ = in.handleArg(a, "handle", false)
 	bind := l == wfp.FWPS_LAYER_ALE_BIND_REDIRECT_V4 || l == wfp.FWPS_LAYER_ALE_BIND_REDIRECT_V6
+	if cs.behaviour == "source" && !l.IsConnectRedirect() && a.err == nil {
+		a.fail("behaviour=source rewrites the source at ALE_CONNECT_REDIRECT, not at %v (at ALE_BIND_REDIRECT use behaviour=redirect local=)", l)
+	}
 	cs.to, _ = in.addrArg(a, "to", cs.behaviour == "redirect" && !bind)
 	cs.targetPID = uint32(a.uint("target-pid", 0))
 	if v, ok := a.hexBytes("context"); ok {
@@ -295,7 +301,7 @@ func cmdCallout(in *Interp, c *Command, a *args) error {
 		a.fail("apply=other is not modelled at %v (a bind-layer callout applies the data it acquired, or none)", l)
 	}
 	cs.checkRight = a.flag("check-right", true)
-	cs.local, _ = in.addrArg(a, "local", cs.behaviour == "redirect" && bind)
+	cs.local, _ = in.addrArg(a, "local", (cs.behaviour == "redirect" && bind) || cs.behaviour == "source")
 	cs.pend = a.flag("pend", false)
 	cs.release = choiceArg(a, "release", "yes", "yes", "no", "twice")
 	cs.reauth = a.flag("reauth", false)
@@ -322,7 +328,7 @@ func cmdCallout(in *Interp, c *Command, a *args) error {
 		return err
 	}
 	desc := cs.behaviour
-	if cs.behaviour == "redirect" && bind {
+	if (cs.behaviour == "redirect" && bind) || cs.behaviour == "source" {
 		desc = "rewrites localAddressAndPort to " + cs.local.String()
 	} else if cs.behaviour == "redirect" {
 		desc += fmt.Sprintf(" to %v", cs.to)
@@ -352,7 +358,7 @@ func cmdCallout(in *Interp, c *Command, a *args) error {
 	if !cs.checkRight {
 		quirks = append(quirks, "ignores the write right")
 	}
-	if cs.local.IsValid() && !bind {
+	if cs.local.IsValid() && !bind && cs.behaviour != "source" {
 		quirks = append(quirks, "local="+cs.local.String())
 	}
 	if cs.pend {
@@ -466,7 +472,7 @@ func (in *Interp) runCallout(cs *calloutSpec, cl *wfp.Classify, rec *wfp.Redirec
 		}
 		return
 	}
-	if !hasRight && cs.checkRight && cs.behaviour == "redirect" {
+	if !hasRight && cs.checkRight && (cs.behaviour == "redirect" || cs.behaviour == "source") {
 		in.printf("no write right: leaves the connection alone\n")
 		return
 	}
@@ -528,6 +534,23 @@ func (in *Interp) runCallout(cs *calloutSpec, cl *wfp.Classify, rec *wfp.Redirec
 		return
 	}
 	var w []string
+	if cs.behaviour == "source" {
+		// A split-tunnel driver (mullvad/win-split-tunnel
+		// RewriteConnection): only the source changes.
+		v.LocalAddressAndPort = cs.local
+		in.printf("writes localAddressAndPort=%v\n", cs.local)
+		if cs.pend {
+			cs.pended = append(cs.pended, &pendedClassify{ch: ch, v: v, filterID: cl.Filter.FilterId})
+			in.printf("pended; completes later (callout-complete)\n")
+			return
+		}
+		in.applyData(cs, ch, v)
+		cl.Out.ActionType = wfp.FWP_ACTION_PERMIT // a hard permit: the write right stays cleared
+		if cs.release == "yes" {
+			in.releaseCH(cs, ch)
+		}
+		return
+	}
 	v.RemoteAddressAndPort = cs.to
 	w = append(w, "remoteAddressAndPort="+cs.to.String())
 	if cs.setPID {
@@ -733,6 +756,9 @@ func (in *Interp) describeResult(r *wfp.ConnectResult) string {
 	s := fmt.Sprintf("permitted to %v", r.Remote)
 	if r.Redirected {
 		s = fmt.Sprintf("redirected to %v (target pid %d)", r.Remote, r.TargetPID)
+	}
+	if r.Local.IsValid() {
+		s += fmt.Sprintf(", from %v", r.Local)
 	}
 	if r.Records != nil {
 		s += fmt.Sprintf(", records %d bytes", len(r.Records))

@@ -34,6 +34,11 @@ type ConnectResult struct {
 	Records    []byte // what SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS answers on the accepted socket; nil when not redirected with a redirect handle (P-NOHANDLE)
 	Context    []byte // what SIO_QUERY_WFP_CONNECTION_REDIRECT_CONTEXT answers; nil when none
 	Flow       FlowID
+	// Local is the source a callout rewrote localAddressAndPort to at
+	// ALE_CONNECT_REDIRECT (the zero AddrPort when unchanged): the
+	// connection leaves from its address. Its port is the one the stack
+	// chose unless P-SRCPORT says otherwise.
+	Local netip.AddrPort
 }
 
 // Engine is the WFP filter engine of one simulated machine: layers,

@@ -2,6 +2,7 @@ package wfp
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -199,4 +200,58 @@ func TestArbitrationVendorsChained(t *testing.T) {
 	}
 	destroyAll(e)
 	w.Close()
+}
+
+// TestSourceRewrite: a callout that rewrites localAddressAndPort at
+// ALE_CONNECT_REDIRECT (what split-tunnel drivers ship:
+// mullvad/win-split-tunnel src/firewall/callouts.cpp RewriteConnection
+// writes the address only) moves the connection's source; the auth layer
+// sees the new source; a new port follows P-SRCPORT; an unspecified address
+// is WFP-LOCAL-ADDRESS-CHANGED and discarded.
+func TestSourceRewrite(t *testing.T) {
+	lan := netip.MustParseAddrPort("192.168.1.20:50000")
+	for _, tc := range []struct {
+		name, policy string
+		to           netip.AddrPort
+		blocked      bool
+		local        netip.AddrPort
+		violation    string
+	}{
+		{"address only", "", netip.MustParseAddrPort("192.168.1.20:50000"), false, lan, ""},
+		{"address and port, P-SRCPORT=kept", "kept", netip.MustParseAddrPort("192.168.1.20:1234"), false, lan, ""},
+		{"address and port, P-SRCPORT=blocked", "blocked", netip.MustParseAddrPort("192.168.1.20:1234"), true, netip.AddrPort{}, ""},
+		{"unspecified address", "", netip.MustParseAddrPort("0.0.0.0:50000"), false, netip.AddrPort{}, RuleLocalAddressChanged},
+		{"another address family", "", netip.MustParseAddrPort("[fe80::1]:50000"), false, netip.AddrPort{}, RuleLocalAddressChanged},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, e := newWorld(t)
+			if tc.policy != "" {
+				w.SetPolicy(PolicySourcePort, tc.policy)
+			}
+			// A split-tunnel callout: rewrites the source, does not redirect.
+			pc := newProxyCallout(t, e, "split", origDest, origDest, 0)
+			pc.hooks.changeLocal, pc.hooks.localTo, pc.hooks.noPID, pc.hooks.noHandle = true, tc.to, true, true
+			var auth netip.AddrPort
+			au, _ := e.RegisterCallout("auth", FWPS_LAYER_ALE_AUTH_CONNECT_V4, func(c *Classify) { auth = c.LocalAddress })
+			e.AddFilter(Filter{Name: "auth", Callout: au})
+			res := connect(e, "app", appPID, origDest, nil)
+			if res.Blocked != tc.blocked || res.Local != tc.local {
+				t.Fatalf("result %+v; want blocked %t, Local %v", res, tc.blocked, tc.local)
+			}
+			if !tc.blocked && tc.local.IsValid() && auth != tc.local {
+				t.Errorf("ALE_AUTH_CONNECT saw local %v, want the rewritten %v", auth, tc.local)
+			}
+			if !tc.blocked && res.Redirected {
+				t.Errorf("a source rewrite is not a redirect: %+v", res)
+			}
+			var rules []string
+			for _, v := range w.Violations() {
+				rules = append(rules, v.Rule)
+			}
+			if got := strings.Join(rules, " "); got != tc.violation {
+				t.Errorf("violations %q, want %q", got, tc.violation)
+			}
+			destroyAll(e)
+		})
+	}
 }

@@ -146,6 +146,7 @@ type classifyRun struct {
 	remote     netip.AddrPort
 	ctx        *RedirectContext
 	modifier   *Filter
+	local      netip.AddrPort // a rewritten source (zero: unchanged)
 	keyDepth   int
 	key        hopKey
 
@@ -454,6 +455,22 @@ func (r *classifyRun) endConnectRedirect() bool {
 	}
 	v := r.cur
 	r.remote = r.req.Remote
+	if v != r.orig && v.LocalAddressAndPort != r.req.Local {
+		// The source rewrite (the address; the port by P-SRCPORT).
+		l := v.LocalAddressAndPort
+		if l.Port() != r.req.Local.Port() {
+			if e.w.Policy(PolicySourcePort) == srcportBlocked {
+				e.w.TraceNote(fmt.Sprintf("wfp: %s blocked: its source port was rewritten from %d to %d at %v (P-SRCPORT)", r.req.Socket, r.req.Local.Port(), l.Port(), r.layer))
+				return false
+			}
+			e.w.TraceNote(fmt.Sprintf("wfp: %s: the source port rewrite from %d to %d at %v is not applied (P-SRCPORT)", r.req.Socket, r.req.Local.Port(), l.Port(), r.layer))
+			l = netip.AddrPortFrom(l.Addr(), r.req.Local.Port())
+		}
+		if l != r.req.Local {
+			r.local = l
+			r.req.Local = l // the auth layer sees the new source
+		}
+	}
 	if v == r.orig || v.RemoteAddressAndPort == r.req.Remote {
 		return true
 	}
@@ -526,7 +543,7 @@ func (r *classifyRun) finish(blocked bool) {
 	r.finished = true
 	e := r.e
 	res := r.res
-	*res = ConnectResult{Remote: r.req.Remote}
+	*res = ConnectResult{Remote: r.req.Remote, Local: r.local}
 	own := e.w.Policy(PolicyContextOwner)
 	if blocked {
 		if r.parent != nil {

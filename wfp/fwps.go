@@ -426,8 +426,14 @@ func (e *Engine) apply(classifyHandle uint64, v *FWPS_CONNECT_REQUEST0, flags ui
 	}
 	prev := r.cur
 	if v.LocalAddressAndPort != prev.LocalAddressAndPort {
-		e.w.Violate(RuleLocalAddressChanged, fmt.Sprintf("filter %d changed localAddressAndPort from %v to %v at %v; the change is discarded", cs.filter.FilterId, prev.LocalAddressAndPort, v.LocalAddressAndPort, r.layer), cs.name())
-		v.LocalAddressAndPort = prev.LocalAddressAndPort
+		// The source rewrite split-tunnel drivers ship: the connection
+		// leaves from the new address (endConnectRedirect). One it cannot
+		// leave from is discarded.
+		na, pa := v.LocalAddressAndPort.Addr(), prev.LocalAddressAndPort.Addr()
+		if !na.IsValid() || na.IsUnspecified() || na.Unmap().Is4() != pa.Unmap().Is4() {
+			e.w.Violate(RuleLocalAddressChanged, fmt.Sprintf("filter %d changed localAddressAndPort from %v to %v at %v, an address the connection cannot leave from; the change is discarded", cs.filter.FilterId, prev.LocalAddressAndPort, v.LocalAddressAndPort, r.layer), cs.name())
+			v.LocalAddressAndPort = prev.LocalAddressAndPort
+		}
 	}
 	if flags&FWPS_CLASSIFY_FLAG_REAUTHORIZE_IF_MODIFIED_BY_OTHERS != 0 {
 		found := false

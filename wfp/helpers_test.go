@@ -48,7 +48,8 @@ type hooks struct {
 	skipApply    bool
 	skipRelease  bool
 	otherPointer bool
-	changeLocal  bool
+	changeLocal  bool           // rewrite localAddressAndPort to localTo (default the unspecified 0.0.0.0:1)
+	localTo      netip.AddrPort
 	noPID        bool
 	noHandle     bool
 	pend         bool // pend and leave it (test completes later)
@@ -133,7 +134,10 @@ func (pc *proxyCallout) classify(c *Classify) {
 			v.LocalRedirectHandle = pc.h
 		}
 		if pc.hooks.changeLocal {
-			v.LocalAddressAndPort = netip.MustParseAddrPort("10.9.9.9:1")
+			v.LocalAddressAndPort = netip.MustParseAddrPort("0.0.0.0:1")
+			if pc.hooks.localTo.IsValid() {
+				v.LocalAddressAndPort = pc.hooks.localTo
+			}
 		}
 		if pc.ctx != nil {
 			pc.lastCtx = e.AllocateRedirectContext(pc.ctx)

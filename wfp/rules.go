@@ -51,7 +51,7 @@ func init() {
 		sim.Rule{ID: RuleClassifyHandleLeak, Statement: "A classify handle from FwpsAcquireClassifyHandle0 is never released with FwpsReleaseClassifyHandle0.", Source: docAcquireCH, Test: t(RuleClassifyHandleLeak)},
 		sim.Rule{ID: RuleRedirectHandleLeak, Statement: "A redirect handle from FwpsRedirectHandleCreate0 is never destroyed with FwpsRedirectHandleDestroy0.", Source: docRHDestroy, Test: t(RuleRedirectHandleLeak)},
 		sim.Rule{ID: RuleWriteWithoutRight, Statement: "A callout modifies the classification (acquires writable layer data, or sets an action other than FWP_ACTION_BLOCK / FWP_ACTION_CONTINUE) although FWPS_RIGHT_ACTION_WRITE was clear when it was called.", Source: docRedirection, Test: t(RuleWriteWithoutRight)},
-		sim.Rule{ID: RuleLocalAddressChanged, Statement: "A callout changes localAddressAndPort of FWPS_CONNECT_REQUEST0 at ALE_CONNECT_REDIRECT; only the bind-redirect layer may change the local address (the change is discarded).", Source: docConnectRequest, Test: t(RuleLocalAddressChanged)},
+		sim.Rule{ID: RuleLocalAddressChanged, Statement: "A callout rewrites localAddressAndPort of FWPS_CONNECT_REQUEST0 at ALE_CONNECT_REDIRECT to an address the connection cannot leave from (unspecified, of the other address family, or not an address of the machine); the change is discarded. A rewrite to an address of the machine is honoured: shipping split-tunnel drivers move connections this way (mullvad/win-split-tunnel src/firewall/callouts.cpp RewriteConnection).", Source: docConnectRequest + "; https://github.com/mullvad/win-split-tunnel/blob/main/src/firewall/callouts.cpp", Test: t(RuleLocalAddressChanged)},
 		sim.Rule{ID: RuleContextAfterTransfer, Statement: "A callout reads, writes or frees a localRedirectContext after FwpsApplyModifiedLayerData0 gave it to WFP (WFP frees it when the flow is removed).", Source: docConnectRequest, BugCheck: "0xC2", Test: t(RuleContextAfterTransfer)},
 		sim.Rule{ID: RuleProxyLoop, Statement: "A proxied connection was redirected again by the same redirect handle to the same local process for the same original destination: the proxy did not set the redirect records (SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS) before connecting, so the connection loops through the proxy.", Source: docSetRecords, Test: t(RuleProxyLoop)},
 		sim.Rule{ID: RuleRedirectAgain, Statement: "A connect-redirect callout redirects a connection whose redirect state for its own handle is FWPS_CONNECTION_REDIRECTED_BY_SELF or FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF.", Source: docQueryState, Test: t(RuleRedirectAgain)},
@@ -80,6 +80,7 @@ const (
 	PolicySize         = "P-SIZE"
 	PolicyNullRecords  = "P-NULLREC"
 	PolicySioFmtNull   = "P-SIOFMT-NULL"
+	PolicySourcePort   = "P-SRCPORT"
 )
 
 // Option indexes (the order of Options below).
@@ -98,6 +99,9 @@ const (
 
 	ctxselLast  = 0
 	ctxselFirst = 1
+
+	srcportKept    = 0
+	srcportBlocked = 1
 
 	nopidIgnore = 0
 	nopidBlock  = 1
@@ -149,6 +153,10 @@ func init() {
 		Options: []string{"last", "first"}, Default: ctxselLast,
 		Reason: "the last redirect is the one that delivered this connection to the querying proxy",
 		Source: docQueryRecords})
+	sim.RegisterPolicy(sim.Policy{ID: PolicySourcePort, Question: "A callout changes the port of localAddressAndPort at ALE_CONNECT_REDIRECT.",
+		Options: []string{"kept", "blocked"}, Default: srcportKept,
+		Reason: "a rewritten source address is honoured (split-tunnel drivers ship it: mullvad/win-split-tunnel RewriteConnection writes only the address); what Windows does with a new port at the connect layer is not documented (FWPS_CONNECT_REQUEST0 says the local address may be changed only at the bind-redirect layer) nor observed: kept leaves the port the stack chose, blocked blocks the connect",
+		Source: docConnectRequest})
 	sim.RegisterPolicy(sim.Policy{ID: PolicyNoPID, Question: "A loopback redirect without localRedirectTargetPID.",
 		Options: []string{"ignore", "block", "accept"}, Default: nopidIgnore,
 		Reason: "FWPS_CONNECT_REQUEST0: the PID must be set for the loopback change to be accepted by the engine; ignoring the modification is the literal reading",

@@ -439,6 +439,16 @@ func (p *Provider) dialFinish(org origin, src netip.Addr, remote netip.AddrPort,
 			}
 		}
 	}
+	if res.Local.IsValid() {
+		// A callout rewrote the source at ALE_CONNECT_REDIRECT (a
+		// split-tunnel driver moving the connection to another interface):
+		// it leaves from that address when the machine has it.
+		if a := res.Local.Addr().Unmap(); n.isLocal(a) || a.IsLoopback() {
+			src = a
+		} else {
+			p.w.Violate(wfp.RuleLocalAddressChanged, fmt.Sprintf("a callout rewrote the source of %s's connect to %v at ALE_CONNECT_REDIRECT, which is not an address of the machine; the connection leaves from %v", org.name, res.Local, src), org.name)
+		}
+	}
 	l := n.findListener(dst)
 	if l == nil || len(l.backlog) >= n.backlog {
 		p.endFlow(res.Flow)

@@ -872,3 +872,74 @@ func TestPeerConnectPendsOnPendedClassify(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceRewriteAtConnectRedirect: a split-tunnel callout rewrites the
+// source address of an app's connect at ALE_CONNECT_REDIRECT (as
+// mullvad/win-split-tunnel RewriteConnection does): the connection leaves
+// from that address (the server sees it, the app's end has it); a rewrite
+// to an address the machine does not have is WFP-LOCAL-ADDRESS-CHANGED and
+// the connection leaves from its own source.
+func TestSourceRewriteAtConnectRedirect(t *testing.T) {
+	for _, tc := range []struct {
+		to   string
+		want string
+		rule string
+	}{
+		{"192.168.1.20", "192.168.1.20", ""},
+		{"203.0.113.9", "", wfp.RuleLocalAddressChanged},
+	} {
+		t.Run(tc.to, func(t *testing.T) {
+			l := newLab(t, sim.Config{Seed: 3}, false)
+			if err := l.p.AddLocalAddress(netip.MustParseAddr("192.168.1.20")); err != nil {
+				t.Fatal(err)
+			}
+			server, _ := l.p.PeerListen(l.p.System(), labServer)
+			app, _ := l.p.AddProcess(600, "app.exe", false)
+			newSrc := netip.MustParseAddr(tc.to)
+			c, _ := l.e.RegisterCallout("split", wfp.FWPS_LAYER_ALE_CONNECT_REDIRECT_V4, func(c *wfp.Classify) {
+				if c.Out.Rights&wfp.FWPS_RIGHT_ACTION_WRITE == 0 {
+					return
+				}
+				var ch uint64
+				if l.e.FwpsAcquireClassifyHandle0(c.ClassifyContext, 0, &ch) != nt.STATUS_SUCCESS {
+					return
+				}
+				var req *wfp.FWPS_CONNECT_REQUEST0
+				if l.e.FwpsAcquireWritableLayerDataPointer0(ch, c.Filter.FilterId, 0, &req, c.Out) == nt.STATUS_SUCCESS {
+					req.LocalAddressAndPort = netip.AddrPortFrom(newSrc, req.LocalAddressAndPort.Port())
+					l.e.FwpsApplyModifiedLayerData0(ch, req, 0)
+					c.Out.ActionType = wfp.FWP_ACTION_PERMIT // a hard permit, as the driver does
+				}
+				l.e.FwpsReleaseClassifyHandle0(ch)
+			})
+			sub := l.e.AddSublayer("split", 0x9000)
+			if _, err := l.e.AddFilter(wfp.Filter{Name: "split", Callout: c, Sublayer: sub}); err != nil {
+				t.Fatal(err)
+			}
+			conn, st, err := l.p.PeerConnect(app, netip.AddrPort{}, labDest)
+			if err != nil || st != nt.STATUS_SUCCESS {
+				t.Fatalf("PeerConnect: %v %v", st, err)
+			}
+			srv := server.Accept()
+			if srv == nil {
+				t.Fatal("nothing arrived")
+			}
+			want := tc.want
+			if want == "" {
+				want = "10.0.0.1" // the machine's own source
+			}
+			if conn.Local().Addr().String() != want || srv.Remote().Addr().String() != want {
+				t.Errorf("the connection left from %v (the server sees %v), want %s", conn.Local(), srv.Remote(), want)
+			}
+			var rules []string
+			for _, v := range l.w.Violations() {
+				rules = append(rules, v.Rule)
+			}
+			if got := strings.Join(rules, " "); got != tc.rule {
+				t.Errorf("violations %q, want %q", got, tc.rule)
+			}
+			conn.Close()
+			srv.Close()
+		})
+	}
+}

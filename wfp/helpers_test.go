@@ -48,7 +48,7 @@ type hooks struct {
 	skipApply    bool
 	skipRelease  bool
 	otherPointer bool
-	changeLocal  bool           // rewrite localAddressAndPort to localTo (default the unspecified 0.0.0.0:1)
+	changeLocal  bool // rewrite localAddressAndPort to localTo (default the unspecified 0.0.0.0:1)
 	localTo      netip.AddrPort
 	noPID        bool
 	noHandle     bool

@@ -14,6 +14,7 @@ import (
 
 func init() {
 	for _, c := range []*command{
+		{name: "machine-address", args: []string{"addr"}, open: true, run: cmdMachineAddress, help: "give the machine under test another address (a LAN interface, say): it may bind to it and connections may leave from it", ex: "machine-address addr=192.168.1.20"},
 		{name: "process", args: []string{"name", "pid", "image", "elevated"}, open: true, run: cmdProcess, help: "add a process of the simulated machine (the owner of sockets and peers), elevated or not", ex: "process name=proxy pid=500 elevated"},
 		{name: "wsk-ready", args: []string{"ready", "after"}, open: true, run: cmdWskReady, help: "make the WSK subsystem ready or not ready now, or ready after a delay", ex: "wsk-ready ready=false after=5ms"},
 		{name: "wsk-register", args: []string{"name", "reg", "version", "npi"}, open: true, run: cmdWskRegister, help: "WskRegister(WskClientNpi, WskRegistration): a new registration (name=) or again an existing one (reg=)", ex: "wsk-register name=reg version=1.0"},
@@ -283,6 +284,29 @@ func ptrString(b bool, name string) string {
 }
 
 // ---- processes and registration ----
+
+// cmdMachineAddress adds an address to the machine under test.
+//
+// Example: machine-address addr=192.168.1.20
+func cmdMachineAddress(in *Interp, c *Command, a *args) error {
+	v, ok := a.one("addr", "an IP address")
+	if a.err != nil || !ok {
+		if a.err == nil {
+			a.fail("missing argument addr=<IP address>")
+		}
+		return nil
+	}
+	ip, err := netip.ParseAddr(v)
+	if err != nil {
+		a.fail("addr=%s: expected an IP address such as 192.168.1.20", v)
+		return nil
+	}
+	if err := in.prov.AddLocalAddress(ip); err != nil {
+		return err
+	}
+	in.printf("the machine has address %v\n", ip)
+	return nil
+}
 
 // cmdProcess adds a process of the simulated machine. Sockets name their
 // owner with owner=, peers with process=; the redirect IOCTLs check the

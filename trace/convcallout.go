@@ -110,7 +110,10 @@ func (c *converter) declareCallouts(k int) {
 		}
 		c.comment("callout %s, as the trace shows it: %s", ic.name, how)
 		c.cmd("callout name=%s layer=%s %s", c.bind(ic.name), ic.layer, args)
-		f := fmt.Sprintf("filter name=F_%s callout=%s weight=%d", ic.name, c.ref(ic.name), 1000-len(c.used))
+		// Each callout in a sublayer of its own (one per vendor), so every
+		// one the trace shows classifying is invoked.
+		c.cmd("sublayer name=SL_%s weight=0x%X", ic.name, 0x9000-min(len(c.used), 0x8000))
+		f := fmt.Sprintf("filter name=F_%s callout=%s weight=%d sublayer=SL_%s", ic.name, c.ref(ic.name), 1000-len(c.used), ic.name)
 		if len(ic.remotes) == 1 {
 			for r := range ic.remotes {
 				f += " remote=" + r.String()
@@ -137,10 +140,17 @@ func (ic *inferredCallout) scenarioArgs(c *converter) (string, string) {
 		}
 		v, _ := e.Arg("connectRequest")
 		to, _ := v.Field("remoteAddressAndPort")
+		local, _ := v.Field("localAddressAndPort")
+		if to.Kind != Addr && local.Kind == Addr {
+			return "behaviour=source local=" + local.AP.String(), "rewrites the source of connects to " + local.AP.String()
+		}
 		if to.Kind != Addr {
 			return "", "its connectRequest has no remoteAddressAndPort"
 		}
 		parts := []string{"behaviour=redirect", "to=" + to.AP.String()}
+		if local.Kind == Addr {
+			parts = append(parts, "local="+local.AP.String())
+		}
 		if p, ok := v.Field("localRedirectTargetPID"); ok && p.Kind == Int {
 			parts = append(parts, fmt.Sprintf("target-pid=%d", p.U))
 		}

@@ -60,6 +60,9 @@ func Convert(r io.Reader, w io.Writer) error {
 	}
 	c.cmd("pin choice=irp.completion-irql value=PASSIVE_LEVEL")
 	c.cmd("process name=peer pid=%d", peerPID)
+	for _, a := range rp.localAddrs {
+		c.cmd("machine-address addr=%s", a)
+	}
 	for k, e := range evs {
 		c.at = k
 		c.declareCallouts(k)

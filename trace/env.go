@@ -51,6 +51,7 @@ func (r *replayer) env(q *qev) {
 			}
 			if !local && !from.Addr().IsLoopback() {
 				if r.p.AddLocalAddress(from.Addr()) == nil {
+					r.localAddrs = append(r.localAddrs, from.Addr().Unmap())
 					r.learn(from.Addr().String() + " is an address of the machine under test (a peer_connect came from it)")
 				}
 			}

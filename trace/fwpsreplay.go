@@ -473,6 +473,9 @@ func (r *replayer) fwpsCall(q *qev) {
 			if a, ok := cr.Field("remoteAddressAndPort"); ok && a.Kind == Addr {
 				v.RemoteAddressAndPort = a.AP
 			}
+			if a, ok := cr.Field("localAddressAndPort"); ok && a.Kind == Addr {
+				v.LocalAddressAndPort = a.AP // a source rewrite (split tunnelling)
+			}
 			if a, ok := cr.Field("localRedirectTargetPID"); ok {
 				v.LocalRedirectTargetPID = uint32(a.U)
 			}

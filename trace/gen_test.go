@@ -232,9 +232,10 @@ var conformingPrograms = map[string]genProgram{
 		d.m.IoFreeIrp(i2)
 		return d.stop()
 	},
-	"fwps-callout":      func() []byte { return calloutProgram(false) },
-	"fwps-bind-callout": bindCalloutProgram,
-	"fwps-udp-proxy":    udpProxyProgram,
+	"fwps-callout":        func() []byte { return calloutProgram(false) },
+	"fwps-bind-callout":   bindCalloutProgram,
+	"fwps-source-rewrite": sourceRewriteProgram,
+	"fwps-udp-proxy":      udpProxyProgram,
 	"wsk-udp-redirected": func() []byte {
 		d := newDrv("a WSK DNS proxy serving a flow another vendor's callout redirected (env redirected_datagram): the first datagram brings the records and the context, the proxy forwards it with the records and relays the answer; the application's second datagram of the flow comes without control information", 36, syncPolicy("inline")).start()
 		pr, _ := d.p.AddProcess(500, "dnsproxy", true)
@@ -632,6 +633,48 @@ func bindCalloutProgram() []byte {
 	return d.stop()
 }
 
+// sourceRewriteProgram is a split-tunnel callout driver in the way of
+// mullvad/win-split-tunnel's RewriteConnection: at ALE_CONNECT_REDIRECT_V4 it
+// rewrites only the source address (connectRequest localAddressAndPort) of
+// connects to 198.51.100.7:443 to the machine's other address 192.168.1.20,
+// keeping the port, and hard-permits. The driver first binds a socket to
+// 192.168.1.20 (so a replay knows the machine has it), then connects from a
+// wildcard bind: WskGetLocalAddress shows the rewritten source.
+func sourceRewriteProgram() []byte {
+	d := newDrv("a split-tunnel callout rewrites the source address of connects to 198.51.100.7:443 to 192.168.1.20 (FWPS_CONNECT_REQUEST0.localAddressAndPort at ALE_CONNECT_REDIRECT); WskGetLocalAddress after the connect shows it", 37, syncPolicy("inline")).start()
+	_ = d.p.AddLocalAddress(netip.MustParseAddr("192.168.1.20"))
+	co, _ := d.e.RegisterCallout("S1", wfp.FWPS_LAYER_ALE_CONNECT_REDIRECT_V4, func(c *wfp.Classify) {
+		if c.Out.Rights&wfp.FWPS_RIGHT_ACTION_WRITE == 0 {
+			return
+		}
+		var ch uint64
+		if c.Engine.FwpsAcquireClassifyHandle0(c.ClassifyContext, 0, &ch) != nt.STATUS_SUCCESS {
+			return
+		}
+		var v *wfp.FWPS_CONNECT_REQUEST0
+		if c.Engine.FwpsAcquireWritableLayerDataPointer0(ch, c.Filter.FilterId, 0, &v, c.Out) == nt.STATUS_SUCCESS {
+			v.LocalAddressAndPort = netip.AddrPortFrom(netip.MustParseAddr("192.168.1.20"), v.LocalAddressAndPort.Port())
+			c.Engine.FwpsApplyModifiedLayerData0(ch, v, 0)
+			c.Out.ActionType = wfp.FWP_ACTION_PERMIT
+		}
+		c.Engine.FwpsReleaseClassifyHandle0(ch)
+	})
+	sub := d.e.AddSublayer("split", 0x9000)
+	_, _ = d.e.AddFilter(wfp.Filter{Name: "S1", Callout: co, Weight: 10, Sublayer: sub, RemoteMatch: ap("198.51.100.7:443")})
+	_, _ = d.p.PeerListen(d.peer, ap("198.51.100.7:443"))
+	lan := d.socket(nt.WSK_FLAG_CONNECTION_SOCKET)
+	d.bind(lan, "192.168.1.20:0")
+	out := d.socket(nt.WSK_FLAG_CONNECTION_SOCKET)
+	d.bind(out, "0.0.0.0:0")
+	d.connect(out, "198.51.100.7:443")
+	la := new(netip.AddrPort)
+	d.p.WskGetLocalAddress(out, la, d.arm())
+	d.wait()
+	d.close(out)
+	d.close(lan)
+	return d.stop()
+}
+
 // udpProxyProgram is a WSK DNS proxy behind a connect-redirect callout: an
 // application's first datagram to 198.51.100.7:53 is redirected to the
 // proxy's datagram socket, which receives it with the redirect records and
@@ -751,6 +794,7 @@ var divergingMutations = map[string]mutation{
 	"env-redirect-policy-elsewhere":     {"wsk-redirect-policy-proxy", "", `"what":"redirect_policy","handle":"P1","match":"198.51.100.7:443","to":"127.0.0.1:9000"`, `"what":"redirect_policy","handle":"P1","match":"198.51.100.7:443","to":"127.0.0.1:9999"`, "the policy redirects to a port nothing listens on, yet the proxy accepts the application's connection"},
 	"env-peer-reset-missing":            {"wsk-owner-process-reset", "", `"what":"peer_reset"`, ``, "without the peer's RST the waiting receive cannot complete"},
 	"policy-pinned-by-profile":          {"policy-open-options", "", `HEADER_PROFILE`, ``, "profile model-defaults pins P-SZ0 to buffer-too-small, so the successful size probe diverges"},
+	"fwps-source-rewrite-dropped":       {"fwps-source-rewrite", `"fn":"FwpsApplyModifiedLayerData0"`, `"localRedirectContext":null,"localAddressAndPort":"192.168.1.20:49153"`, `"localRedirectContext":null`, "the callout's source rewrite is not in the trace, yet WskGetLocalAddress reports 192.168.1.20"},
 	"fwps-bind-rewrite-elsewhere":       {"fwps-bind-callout", `"fn":"FwpsApplyModifiedLayerData0"`, `"localAddressAndPort":"10.0.0.1:40000"`, `"localAddressAndPort":"10.0.0.1:41000"`, "the bind callout writes port 41000, yet WskGetLocalAddress reports 40000"},
 	"env-bind-classify-block":           {"fwps-bind-callout", `"what":"classify_return","callout":"B1"`, `"actionType":"FWP_ACTION_PERMIT"`, `"actionType":"FWP_ACTION_BLOCK"`, "the bind callout blocks the bind, yet WskBind succeeds"},
 	"env-bind-classify-missing":         {"fwps-bind-callout", "", `"what":"classify","layer":"FWPS_LAYER_ALE_BIND_REDIRECT_V4"`, ``, "the model invokes the bind callout, the trace shows no classify"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -120,6 +121,9 @@ type replayer struct {
 	lastEv  *Event
 	bugAt   *Event
 	bugRule string
+	// localAddrs are the machine's addresses the replay learned from the
+	// trace (Convert declares them in the scenario).
+	localAddrs []netip.Addr
 }
 
 // evPos is where an event is in the trace.

@@ -423,6 +423,7 @@ func (r *replayer) learnLocal(ev *Event, a netip.AddrPort) {
 	}
 	if r.p.AddLocalAddress(a.Addr()) == nil {
 		r.learn(a.Addr().String() + " is an address of the machine under test")
+		r.localAddrs = append(r.localAddrs, a.Addr().Unmap())
 	}
 }
 

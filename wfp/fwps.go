@@ -392,10 +392,16 @@ func (e *Engine) FwpsApplyModifiedLayerData0(classifyHandle uint64, modifiedLaye
 			if v.LocalRedirectContext != nil && !v.LocalRedirectContext.freed {
 				ctx = sim.Hex(v.LocalRedirectContext.data, "")
 			}
-			args = append(args, sim.F("connectRequest", sim.Object(
-				sim.F("remoteAddressAndPort", sim.Str(v.RemoteAddressAndPort.String())),
+			cr := []sim.Field{sim.F("remoteAddressAndPort", sim.Str(v.RemoteAddressAndPort.String())),
 				sim.F("localRedirectTargetPID", sim.Int(uint64(v.LocalRedirectTargetPID))),
-				sim.F("localRedirectHandle", h), sim.F("localRedirectContext", ctx))))
+				sim.F("localRedirectHandle", h), sim.F("localRedirectContext", ctx)}
+			for _, cs := range e.classifies {
+				if cs.id == classifyHandle && cs.run != nil && cs.run.cur != nil && v.LocalAddressAndPort != cs.run.cur.LocalAddressAndPort {
+					// A source rewrite, written only when there is one.
+					cr = append(cr, sim.F("localAddressAndPort", sim.Str(v.LocalAddressAndPort.String())))
+				}
+			}
+			args = append(args, sim.F("connectRequest", sim.Object(cr...)))
 		}
 		e.w.TraceCall(f, args...)
 	}

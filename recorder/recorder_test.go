@@ -1,0 +1,147 @@
+package recorder
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wsksim/wsksim/trace"
+)
+
+// wineInclude is where Debian's libwine-dev installs Wine's Windows headers
+// (ddk/wsk.h among them).
+const wineInclude = "/usr/include/wine/wine/windows"
+
+// mingwDDK is MinGW-w64's kernel header directory (Debian mingw-w64-x86-64-dev).
+const mingwDDK = "/usr/x86_64-w64-mingw32/include/ddk"
+
+func need(t *testing.T, what, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("skipped: %s not found at %s (Debian: apt-get install %s; .ci/run installs it)", filepath.Base(path), path, what)
+	}
+}
+
+func needTool(t *testing.T, tool, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		t.Skipf("skipped: %s not on PATH (Debian: apt-get install %s; .ci/run installs it)", tool, pkg)
+	}
+	return p
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	if len(bytes.TrimSpace(out)) > 0 {
+		// -Werror turns warnings into failures; anything printed is a finding.
+		t.Fatalf("%s printed output (warnings?):\n%s", name, out)
+	}
+}
+
+// TestCoreIsPlainC builds the encoding core alone, as strict C99, with the
+// host compiler and no Windows headers: it has no kernel dependencies.
+func TestCoreIsPlainC(t *testing.T) {
+	cc := needTool(t, "gcc", "gcc")
+	run(t, cc, "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-c", "src/wsktrace_core.c", "-o", filepath.Join(t.TempDir(), "core.o"))
+}
+
+// scenarios are the test drivers of src/test/driver.c and what today's replay
+// says of their traces. When the replay learns the additions for real
+// drivers (MDLs, ExAllocatePoolWithTag, event callbacks), flip the verdict
+// of mdlclient and server to trace.Conforms and clear err.
+var scenarios = []struct {
+	name    string
+	verdict trace.Verdict
+	rules   []string // the violations' rule IDs, in report order
+	err     string   // for Unusable: what the report's error must say
+}{
+	{name: "proxy", verdict: trace.Conforms},
+	{name: "misuse", verdict: trace.Violations, rules: []string{"IRP-USE-AFTER-FREE"}},
+	{name: "mdlclient", verdict: trace.Unusable, err: `unknown function "ExAllocatePoolWithTag"`},
+	{name: "server", verdict: trace.Unusable, err: `unknown buffer key "NpiId"`},
+	{name: "overflow", verdict: trace.Unusable, err: `unknown event kind "overflow"`},
+}
+
+// TestRecordedTracesReplay builds the recorder's kernel layer as user-mode C
+// (WSKTRACE_USERMODE, Wine's headers for the WDK types) with a fake kernel
+// and WSK provider, runs each test driver, and replays the trace it wrote.
+func TestRecordedTracesReplay(t *testing.T) {
+	cc := needTool(t, "gcc", "gcc")
+	need(t, "libwine-dev", filepath.Join(wineInclude, "ddk", "wsk.h"))
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "driver")
+	run(t, cc, "-Wall", "-Wextra", "-Werror", "-DWSKTRACE_USERMODE", "-D_NTSYSTEM_", "-isystem", wineInclude,
+		"-o", bin, "src/wsktrace_core.c", "src/wsktrace_rec.c", "src/test/fakekernel.c", "src/test/driver.c")
+	t.Run("deterministic", func(t *testing.T) {
+		// The same driver run writes the same bytes.
+		var prev []byte
+		for i := 0; i < 2; i++ {
+			out := filepath.Join(dir, "again.jsonl")
+			if b, err := exec.Command(bin, "proxy", out).CombinedOutput(); err != nil {
+				t.Fatalf("driver: %v\n%s", err, b)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prev != nil && !bytes.Equal(prev, b) {
+				t.Fatal("two runs of the proxy driver wrote different traces")
+			}
+			prev = b
+		}
+	})
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			out := filepath.Join(dir, sc.name+".jsonl")
+			if b, err := exec.Command(bin, sc.name, out).CombinedOutput(); err != nil {
+				t.Fatalf("driver %s: %v\n%s", sc.name, err, b)
+			}
+			f, err := os.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			rep, err := trace.Replay(f, trace.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text bytes.Buffer
+			_ = rep.WriteText(&text)
+			if rep.Verdict != sc.verdict {
+				t.Fatalf("replay of %s: verdict %v, want %v\n%s", sc.name, rep.Verdict, sc.verdict, text.String())
+			}
+			var got []string
+			for _, v := range rep.Violations {
+				got = append(got, v.Rule)
+			}
+			if strings.Join(got, ",") != strings.Join(sc.rules, ",") {
+				t.Errorf("replay of %s: rules %v, want %v\n%s", sc.name, got, sc.rules, text.String())
+			}
+			if sc.err != "" && (rep.Error == nil || !strings.Contains(rep.Error.Msg, sc.err)) {
+				t.Errorf("replay of %s: error %v, want one saying %q", sc.name, rep.Error, sc.err)
+			}
+		})
+	}
+}
+
+// TestKernelBuild compiles the recorder's kernel layer (and the FWPS
+// wrappers) for x86_64 Windows with MinGW-w64 against MinGW's DDK headers and
+// Wine's ddk/wsk.h, with every warning an error.
+func TestKernelBuild(t *testing.T) {
+	cc := needTool(t, "x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64")
+	need(t, "mingw-w64-x86-64-dev", filepath.Join(mingwDDK, "ntddk.h"))
+	need(t, "libwine-dev", filepath.Join(wineInclude, "ddk", "wsk.h"))
+	dir := t.TempDir()
+	for _, src := range []string{"src/wsktrace_core.c", "src/wsktrace_rec.c", "src/example/kdriver.c"} {
+		run(t, cc, "-Wall", "-Wextra", "-Werror", "-DWSKTRACE_FWPS", "-I"+mingwDDK, "-idirafter", filepath.Join(wineInclude, "ddk"),
+			"-c", src, "-o", filepath.Join(dir, strings.ReplaceAll(filepath.Base(src), ".c", ".o")))
+	}
+}

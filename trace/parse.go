@@ -142,6 +142,7 @@ type Parser struct {
 	voidOpen []uint64
 	irpCall  map[string]*fnSpec
 	buf      []byte
+	fields   []field // arena of the current line's scanned fields (p.scan)
 }
 
 // NewParser returns a parser reading r.
@@ -327,7 +328,8 @@ var commonKeys = map[EventKind]map[string]bool{
 
 func (p *Parser) parseEvent(line []byte) (*Event, *Error) {
 	ln := p.line
-	fs, err := scanObject(ln, line, 1)
+	p.fields = p.fields[:0] // no field of an earlier line is still in use
+	fs, err := p.scan(ln, line, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -470,7 +472,7 @@ func (p *Parser) parseCall(ev *Event, get func(string) *field) *Error {
 	af := get("args")
 	var binds []pendingBind
 	if af != nil {
-		fs, err := scanObject(ln, af.val, af.vcol)
+		fs, err := p.scan(ln, af.val, af.vcol)
 		if err != nil {
 			if len(af.val) > 0 && af.val[0] != '{' {
 				return errAt(ln, af.vcol, `"args" must be an object`)
@@ -616,7 +618,7 @@ func (p *Parser) parseReturn(ev *Event, get func(string) *field) *Error {
 }
 
 func (p *Parser) outs(ln int, f field, ps []param, what string, binds *[]pendingBind) ([]Arg, *Error) {
-	fs, err := scanObject(ln, f.val, f.vcol)
+	fs, err := p.scan(ln, f.val, f.vcol)
 	if err != nil {
 		return nil, err
 	}
@@ -1014,7 +1016,7 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 			return v, nil
 		}
 		if len(raw) > 0 && raw[0] == '{' {
-			fs, err := scanObject(ln, raw, col)
+			fs, err := p.scan(ln, raw, col)
 			if err != nil {
 				return v, err
 			}
@@ -1043,7 +1045,7 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 			return v, nil
 		}
 		if len(raw) > 0 && raw[0] == '{' {
-			fs, err := scanObject(ln, raw, col)
+			fs, err := p.scan(ln, raw, col)
 			if err != nil {
 				return v, err
 			}
@@ -1106,7 +1108,7 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 		if len(raw) == 0 || raw[0] != '{' {
 			return bad(`a buffer {"hex"|"b64"|"ref"|"len": …}`)
 		}
-		fs, err := scanObject(ln, raw, col)
+		fs, err := p.scan(ln, raw, col)
 		if err != nil {
 			return v, err
 		}
@@ -1118,7 +1120,7 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 		if len(raw) == 0 || raw[0] != '{' {
 			return bad("an object")
 		}
-		fs, err := scanObject(ln, raw, col)
+		fs, err := p.scan(ln, raw, col)
 		if err != nil {
 			return v, err
 		}

@@ -2,11 +2,13 @@ package recorder
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsksim/wsksim/trace"
 )
@@ -144,4 +146,91 @@ func TestKernelBuild(t *testing.T) {
 		run(t, cc, "-Wall", "-Wextra", "-Werror", "-DWSKTRACE_FWPS", "-I"+mingwDDK, "-idirafter", filepath.Join(wineInclude, "ddk"),
 			"-c", src, "-o", filepath.Join(dir, strings.ReplaceAll(filepath.Base(src), ".c", ".o")))
 	}
+}
+
+// wineLoader finds Wine's 64-bit loader (Debian installs it as
+// /usr/lib/wine/wine64, outside PATH).
+func wineLoader() string {
+	for _, p := range []string{"wine64", "/usr/lib/wine/wine64"} {
+		if q, err := exec.LookPath(p); err == nil {
+			return q
+		}
+	}
+	return ""
+}
+
+// TestWineDriver builds src/example/kdriver.c as a real kernel driver
+// (.sys) with the recorder, loads it under Wine, whose netio.sys is a WSK
+// provider over host sockets, and replays the trace the driver wrote.
+func TestWineDriver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short: starting a Wine prefix takes about half a minute")
+	}
+	cc := needTool(t, "x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64")
+	need(t, "mingw-w64-x86-64-dev", filepath.Join(mingwDDK, "ntddk.h"))
+	need(t, "libwine-dev", filepath.Join(wineInclude, "ddk", "wsk.h"))
+	wine := wineLoader()
+	if wine == "" {
+		t.Skip("skipped: Wine's loader (wine64) not found (Debian: apt-get install wine64)")
+	}
+	dir := t.TempDir()
+	sys := filepath.Join(dir, "kdriver.sys")
+	// Wine 8 does not export ExAllocatePool2: leave that wrapper out.
+	run(t, cc, "-O1", "-Wall", "-Wextra", "-Werror", "-DWSKTRACE_NO_EXALLOCATEPOOL2", "-I"+mingwDDK,
+		"-idirafter", filepath.Join(wineInclude, "ddk"), "-shared", "-nostdlib", "-nostartfiles",
+		"-Wl,--subsystem,native", "-Wl,--entry,DriverEntry", "-o", sys,
+		"src/example/kdriver.c", "src/wsktrace_rec.c", "src/wsktrace_core.c", "-lntoskrnl", "-lnetio", "-lhal", "-lgcc")
+	loader := filepath.Join(dir, "loader.exe")
+	run(t, cc, "-Wall", "-Wextra", "-Werror", "-o", loader, "src/example/loader.c")
+
+	prefix := filepath.Join(dir, "prefix")
+	env := append(os.Environ(), "WINEPREFIX="+prefix, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=")
+	wineRun := func(args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, wine, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("wine %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() {
+		// Stop this prefix's wineserver (and only it).
+		ws := filepath.Join(filepath.Dir(wine), "wineserver64")
+		if _, err := os.Stat(ws); err != nil {
+			ws = "wineserver"
+		}
+		cmd := exec.Command(ws, "-k")
+		cmd.Env = env
+		_ = cmd.Run()
+	})
+	wineRun("wineboot", "-i")
+	driveC := filepath.Join(prefix, "drive_c")
+	b, err := os.ReadFile(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(driveC, "kdriver.sys"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out := wineRun(loader, `C:\kdriver.sys`); !strings.Contains(out, "stopped") {
+		t.Fatalf("loader: %s", out)
+	}
+	f, err := os.Open(filepath.Join(driveC, "wsktrace.jsonl"))
+	if err != nil {
+		t.Fatalf("the driver wrote no trace: %v", err)
+	}
+	defer f.Close()
+	rep, err := trace.Replay(f, trace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	_ = rep.WriteText(&text)
+	if rep.Verdict != trace.Conforms || rep.Events < 20 {
+		t.Fatalf("replay of the Wine driver's trace: %v, %d events, want conforms\n%s", rep.Verdict, rep.Events, text.String())
+	}
+	t.Logf("%s", text.String())
 }

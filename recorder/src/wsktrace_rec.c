@@ -1699,6 +1699,9 @@ static void pool_return(uint64_t seq, PVOID p, SIZE_T n)
 	wt_after_event();
 }
 
+/* WSKTRACE_NO_EXALLOCATEPOOL2 leaves this wrapper out for kernels that do not
+ * export ExAllocatePool2 (before Windows 10 2004; Wine 8). */
+#ifndef WSKTRACE_NO_EXALLOCATEPOOL2
 PVOID WsktraceExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
 {
 	struct wt_line l;
@@ -1713,6 +1716,7 @@ PVOID WsktraceExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfBytes, ULONG Tag)
 	pool_return(seq, p, NumberOfBytes);
 	return p;
 }
+#endif
 
 PVOID WsktraceExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 {

@@ -102,7 +102,9 @@ void WsktraceFwpsCompleteClassify0(UINT64 classifyHandle, UINT32 flags, const FW
 #define IoFreeIrp(i) WsktraceIoFreeIrp(i)
 #define IoSetCompletionRoutine(i, r, c, s, e, x) WsktraceIoSetCompletionRoutine((i), (r), (c), (s), (e), (x))
 #define IoCancelIrp(i) WsktraceIoCancelIrp(i)
+#ifndef WSKTRACE_NO_EXALLOCATEPOOL2
 #define ExAllocatePool2(f, n, t) WsktraceExAllocatePool2((f), (n), (t))
+#endif
 #undef ExAllocatePoolWithTag
 #define ExAllocatePoolWithTag(p, n, t) WsktraceExAllocatePoolWithTag((p), (n), (t))
 #define ExFreePoolWithTag(p, t) WsktraceExFreePoolWithTag((p), (t))

@@ -2,7 +2,9 @@
  * kdriver.c - a minimal WSK kernel driver built with the recorder, as
  * docs/recording.md describes: the three lines marked "wsktrace" are all
  * the recorder asks of a driver. It opens a listening socket, binds it to
- * 127.0.0.1:9000, closes it, and writes the trace to C:\wsktrace.jsonl.
+ * 127.0.0.1 (any port), closes it, and writes the trace to C:\wsktrace.jsonl.
+ * recorder_test.go loads it under Wine, whose netio.sys is a real WSK
+ * provider over host sockets, and replays the trace.
  */
 #include <ntddk.h>
 #define WSKTRACE_RECORD          /* wsktrace */
@@ -66,8 +68,6 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT drv, PUNICODE_STRING path)
 				s = (PWSK_SOCKET)irp->IoStatus.Information;
 				RtlZeroMemory(&local, sizeof local);
 				b[0] = AF_INET;
-				b[2] = 9000 >> 8;
-				b[3] = 9000 & 0xff;
 				b[4] = 127;
 				b[7] = 1;
 				IoReuseIrp(irp, STATUS_UNSUCCESSFUL);

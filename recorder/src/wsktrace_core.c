@@ -539,7 +539,7 @@ void wt_shutdown(void)
 size_t wt_drain(char *out, size_t outsize)
 {
 	unsigned long st;
-	size_t limit, n, i;
+	size_t limit, n, i, o = 0;
 	wt_plat_lock(&st);
 	if (!g.buf) {
 		wt_plat_unlock(st);
@@ -557,7 +557,20 @@ size_t wt_drain(char *out, size_t outsize)
 	n = limit;
 	while (n > 0 && g.buf[n - 1] != '\n')
 		n--;
-	mcopy(out, g.buf, n);
+	/* Copy out, leaving out the spaces a reservation left unused: our lines
+	 * have no other whitespace right before the closing "}\n". */
+	for (i = 0, o = 0; i < n; i++) {
+		if (g.buf[i] == ' ') {
+			size_t j = i;
+			while (j < n && g.buf[j] == ' ')
+				j++;
+			if (j + 1 < n && g.buf[j] == '}' && g.buf[j + 1] == '\n') {
+				i = j - 1;
+				continue;
+			}
+		}
+		out[o++] = g.buf[i];
+	}
 	for (i = n; i < g.used; i++)
 		g.buf[i - n] = g.buf[i];
 	g.used -= n;
@@ -566,7 +579,7 @@ size_t wt_drain(char *out, size_t outsize)
 			g.resv[i].off -= n;
 	}
 	wt_plat_unlock(st);
-	return n;
+	return o;
 }
 
 int wt_lost(void) { return g.lost; }

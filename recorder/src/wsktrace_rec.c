@@ -493,8 +493,8 @@ NTSTATUS NTAPI wt_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx)
 	if (irp->PendingReturned)
 		wt_kbool(&l, "pending_returned", 1);
 	k_irql(&l);
-	/* Room for ,"routine_returned":"0x........" once the routine has run. */
-	wt_commit(&l, &r, 31);
+	/* Room for ,"routine_returned":"0x........" (32 bytes) once the routine has run. */
+	wt_commit(&l, &r, 32);
 	/* The slot is free before the routine runs: it may reuse and resubmit the IRP. */
 	IoGetNextIrpStackLocation(irp)->CompletionRoutine = routine;
 	IoGetNextIrpStackLocation(irp)->Context = context;
@@ -505,7 +505,7 @@ NTSTATUS NTAPI wt_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx)
 		static const char hx[] = "0123456789ABCDEF";
 		int i;
 		for (i = 0; i < 8; i++)
-			t[29 - i] = hx[((ULONG)ret >> (4 * i)) & 15];
+			t[30 - i] = hx[((ULONG)ret >> (4 * i)) & 15];
 		wt_patch(&r, t);
 	} else {
 		wt_patch(&r, "");

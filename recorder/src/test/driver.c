@@ -183,6 +183,36 @@ static int misuse(void)
 	return 0;
 }
 
+/* (b2) more driver bugs: a completion routine that returns STATUS_SUCCESS for
+ * the driver's own IRP, and a socket, the provider NPI and the registration
+ * left behind. */
+static NTSTATUS NTAPI done_wrong(PDEVICE_OBJECT d, PIRP irp, PVOID ctx)
+{
+	(void)d, (void)irp;
+	*(volatile int *)ctx = 1;
+	return STATUS_SUCCESS;
+}
+
+static int leaks(void)
+{
+	PIRP irp;
+	PWSK_SOCKET s;
+	SOCKADDR any;
+	if (start_wsk())
+		return 1;
+	irp = IoAllocateIrp(1, FALSE);
+	s = new_socket(irp, WSK_FLAG_CONNECTION_SOCKET, NULL, NULL);
+	sa_in(&any, 0, 0);
+	IoReuseIrp(irp, STATUS_UNSUCCESSFUL);
+	done = 0;
+	IoSetCompletionRoutine(irp, done_wrong, (PVOID)&done, TRUE, TRUE, TRUE);
+	fake_set_pending(1);
+	((const WSK_PROVIDER_CONNECTION_DISPATCH *)s->Dispatch)->WskBind(s, &any, 0, irp);
+	fake_wait(0);
+	fake_set_pending(0);
+	return done ? 0 : 1;
+}
+
 /* (c) a client that sends from pool memory through an MDL. */
 static int mdlclient(void)
 {
@@ -301,7 +331,7 @@ int main(int argc, char **argv)
 	size_t n;
 	int rc;
 	if (argc != 3) {
-		fprintf(stderr, "usage: driver proxy|misuse|mdlclient|server|overflow OUT.jsonl\n");
+		fprintf(stderr, "usage: driver proxy|misuse|leaks|mdlclient|server|overflow OUT.jsonl\n");
 		return 2;
 	}
 	name = argv[1];
@@ -313,6 +343,8 @@ int main(int argc, char **argv)
 		rc = proxy();
 	else if (!strcmp(name, "misuse"))
 		rc = misuse();
+	else if (!strcmp(name, "leaks"))
+		rc = leaks();
 	else if (!strcmp(name, "mdlclient"))
 		rc = mdlclient();
 	else if (!strcmp(name, "server"))

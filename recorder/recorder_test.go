@@ -102,6 +102,7 @@ var scenarios = []struct {
 	{name: "proxy", verdict: trace.Conforms},
 	{name: "misuse", verdict: trace.Violations, rules: []string{"IRP-USE-AFTER-FREE"}},
 	{name: "leaks", verdict: trace.Violations, rules: []string{"IRP-ROUTINE-RETURN", "IRP-LEAK", "WSK-SOCKET-LEAK", "WSK-NPI-LEAK", "WSK-REGISTRATION-LEAK"}},
+	{name: "callout", verdict: trace.Conforms},
 	{name: "mdlclient", verdict: trace.Unusable, err: `unknown function "ExAllocatePoolWithTag"`},
 	{name: "server", verdict: trace.Unusable, err: `unknown buffer key "NpiId"`},
 	{name: "overflow", verdict: trace.Unusable, err: `unknown event kind "overflow"`},
@@ -115,7 +116,7 @@ func TestRecordedTracesReplay(t *testing.T) {
 	need(t, "libwine-dev", filepath.Join(wineInclude, "ddk", "wsk.h"))
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "driver")
-	run(t, cc, "-Wall", "-Wextra", "-Werror", "-DWSKTRACE_USERMODE", "-D_NTSYSTEM_", "-isystem", wineInclude,
+	run(t, cc, "-Wall", "-Wextra", "-Werror", "-DWSKTRACE_USERMODE", "-DWSKTRACE_FWPS", "-D_NTSYSTEM_", "-isystem", wineInclude,
 		"-o", bin, "src/wsktrace_core.c", "src/wsktrace_rec.c", "src/test/fakekernel.c", "src/test/driver.c")
 	t.Run("deterministic", func(t *testing.T) {
 		// The same driver run writes the same bytes.

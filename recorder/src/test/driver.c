@@ -213,6 +213,37 @@ static int leaks(void)
 	return done ? 0 : 1;
 }
 
+/* (f) a callout that looks at a connection at ALE_CONNECT_REDIRECT and lets it
+ * go on unchanged (it takes the writable layer data and applies it as it was). */
+static int callout(void)
+{
+	HANDLE h;
+	UINT64 ch;
+	PVOID ld;
+	FWPS_CLASSIFY_OUT0 co;
+	static const GUID provider = {0x5c8c9b3a, 0x1, 0x2, {0, 1, 2, 3, 4, 5, 6, 7}};
+	memset(&co, 0, sizeof co);
+	if (!NT_SUCCESS(FwpsRedirectHandleCreate0(&provider, 0, &h)))
+		return 1;
+	WsktraceEnv("peer_listen", "\"addr\":\"198.51.100.7:443\"");
+	WsktraceEnv("peer_connect", "\"to\":\"198.51.100.7:443\",\"name\":\"peer1\",\"from\":\"0.0.0.0:0\"");
+	/* What the engine passed the classifyFn; a real harness knows it from its classifyFn. */
+	WsktraceEnv("classify", "\"layer\":\"FWPS_LAYER_ALE_CONNECT_REDIRECT_V4\",\"callout\":\"C1\",\"filter\":65537,"
+				"\"local\":\"10.0.0.1:49152\",\"remote\":\"198.51.100.7:443\",\"protocol\":\"IPPROTO_TCP\","
+				"\"flags\":0,\"currentMetadataValues\":32,\"processId\":1000,\"rights\":1");
+	if (FwpsQueryConnectionRedirectState0(NULL, h, NULL) != FWPS_CONNECTION_NOT_REDIRECTED)
+		return 1;
+	if (!NT_SUCCESS(FwpsAcquireClassifyHandle0(&co, 0, &ch)))
+		return 1;
+	if (!NT_SUCCESS(FwpsAcquireWritableLayerDataPointer0(ch, 65537, 0, &ld, &co)))
+		return 1;
+	FwpsApplyModifiedLayerData0(ch, ld, 0);
+	FwpsReleaseClassifyHandle0(ch);
+	WsktraceEnv("classify_return", "\"callout\":\"C1\",\"filter\":65537,\"actionType\":\"FWP_ACTION_PERMIT\",\"rights\":0,\"flags\":0");
+	FwpsRedirectHandleDestroy0(h);
+	return 0;
+}
+
 /* (c) a client that sends from pool memory through an MDL. */
 static int mdlclient(void)
 {
@@ -331,7 +362,7 @@ int main(int argc, char **argv)
 	size_t n;
 	int rc;
 	if (argc != 3) {
-		fprintf(stderr, "usage: driver proxy|misuse|leaks|mdlclient|server|overflow OUT.jsonl\n");
+		fprintf(stderr, "usage: driver proxy|misuse|leaks|callout|mdlclient|server|overflow OUT.jsonl\n");
 		return 2;
 	}
 	name = argv[1];
@@ -345,6 +376,8 @@ int main(int argc, char **argv)
 		rc = misuse();
 	else if (!strcmp(name, "leaks"))
 		rc = leaks();
+	else if (!strcmp(name, "callout"))
+		rc = callout();
 	else if (!strcmp(name, "mdlclient"))
 		rc = mdlclient();
 	else if (!strcmp(name, "server"))

@@ -392,3 +392,58 @@ void fake_peer_send(const char *data)
 	di.Buffer.Length = strlen(data);
 	((const WSK_CLIENT_CONNECTION_DISPATCH *)c->disp)->WskReceiveEvent(c->ctx, 0, &di, strlen(data), &accepted);
 }
+
+/* ---- the WFP callout API, as much as the callout test driver uses ---- */
+
+static int handles, classify_handles;
+
+NTSTATUS NTAPI FwpsRedirectHandleCreate0(const GUID *providerGuid, UINT32 flags, HANDLE *redirectHandle)
+{
+	(void)providerGuid, (void)flags;
+	*redirectHandle = (HANDLE)(ULONG_PTR)(0x1000 + ++handles);
+	return STATUS_SUCCESS;
+}
+void NTAPI FwpsRedirectHandleDestroy0(HANDLE redirectHandle) { (void)redirectHandle; }
+FWPS_CONNECTION_REDIRECT_STATE NTAPI FwpsQueryConnectionRedirectState0(HANDLE redirectRecords, HANDLE redirectHandle,
+								      void **redirectContext)
+{
+	(void)redirectHandle;
+	if (redirectContext)
+		*redirectContext = NULL;
+	return redirectRecords ? FWPS_CONNECTION_REDIRECTED_BY_OTHER : FWPS_CONNECTION_NOT_REDIRECTED;
+}
+NTSTATUS NTAPI FwpsAcquireClassifyHandle0(void *classifyContext, UINT32 flags, UINT64 *classifyHandle)
+{
+	(void)classifyContext, (void)flags;
+	*classifyHandle = 0x2000 + ++classify_handles;
+	return STATUS_SUCCESS;
+}
+void NTAPI FwpsReleaseClassifyHandle0(UINT64 classifyHandle) { (void)classifyHandle; }
+static unsigned char layer_data[512];
+NTSTATUS NTAPI FwpsAcquireWritableLayerDataPointer0(UINT64 classifyHandle, UINT64 filterId, UINT32 flags,
+						      PVOID *writableLayerData, FWPS_CLASSIFY_OUT0 *classifyOut)
+{
+	(void)classifyHandle, (void)filterId, (void)flags, (void)classifyOut;
+	*writableLayerData = layer_data;
+	return STATUS_SUCCESS;
+}
+void NTAPI FwpsApplyModifiedLayerData0(UINT64 classifyHandle, PVOID modifiedLayerData, UINT32 flags)
+{
+	(void)classifyHandle, (void)modifiedLayerData, (void)flags;
+}
+NTSTATUS NTAPI FwpsPendClassify0(UINT64 classifyHandle, UINT64 filterId, UINT32 flags, FWPS_CLASSIFY_OUT0 *classifyOut)
+{
+	(void)classifyHandle, (void)filterId, (void)flags, (void)classifyOut;
+	return STATUS_SUCCESS;
+}
+void NTAPI FwpsCompleteClassify0(UINT64 classifyHandle, UINT32 flags, const FWPS_CLASSIFY_OUT0 *classifyOut)
+{
+	(void)classifyHandle, (void)flags, (void)classifyOut;
+}
+NTSTATUS NTAPI FwpsQueryConnectionSioFormatRedirectRecords0(HANDLE redirectRecords, PVOID outputBuffer,
+							     SIZE_T outputBufferLength, SIZE_T *bytesTransferred)
+{
+	(void)redirectRecords, (void)outputBuffer, (void)outputBufferLength;
+	*bytesTransferred = 0;
+	return STATUS_NOT_SUPPORTED;
+}

@@ -141,6 +141,7 @@ static const WSK_CLIENT_CONNECTION_DISPATCH wt_client_conn;
 static const WSK_CLIENT_DATAGRAM_DISPATCH wt_client_dgram;
 
 static void wt_after_event(void);
+static NTSTATUS NTAPI wt_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx);
 
 static wt_sock *sock_alloc(ULONG flags)
 {
@@ -190,7 +191,6 @@ static wt_irp *irp_hook(PIRP irp, enum wt_op op)
 {
 	ULONG i;
 	PIO_STACK_LOCATION sp;
-	NTSTATUS NTAPI wt_completion(PDEVICE_OBJECT, PIRP, PVOID);
 	if (!irp)
 		return NULL;
 	sp = IoGetNextIrpStackLocation(irp);
@@ -391,7 +391,7 @@ static void k_eventmask(struct wt_line *l, ULONG m)
 
 /* ---- the completion routine ---- */
 
-NTSTATUS NTAPI wt_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx)
+static NTSTATUS NTAPI wt_completion(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx)
 {
 	wt_irp *st = (wt_irp *)ctx;
 	struct wt_line l;

@@ -220,19 +220,6 @@ static wt_irp *irp_hook(PIRP irp, enum wt_op op)
 	return NULL;
 }
 
-/* irp_unhook undoes irp_hook when the call failed before taking the IRP
- * (it returned an error without completing it). */
-static void irp_unhook(wt_irp *st)
-{
-	PIO_STACK_LOCATION sp;
-	if (!st)
-		return;
-	sp = IoGetNextIrpStackLocation(st->Irp);
-	sp->CompletionRoutine = st->Routine;
-	sp->Context = st->Context;
-	st->InUse = 0;
-}
-
 /* ---- small encoders ---- */
 
 static int pool_of(const void *p, SIZE_T n) { return (int)wt_pool_holding(p, n); }
@@ -281,6 +268,15 @@ static void ret_status(uint64_t call, NTSTATUS st)
 	wt_kstatus(&l, "status", (uint32_t)st);
 	wt_commit(&l, NULL, 0);
 	wt_after_event();
+}
+
+/* irp_call_done writes an IRP-based call's return; the IRP slot is the
+ * completion's to release (see finish_create). */
+static NTSTATUS irp_call_done(uint64_t seq, NTSTATUS st, wt_irp *h)
+{
+	(void)h;
+	ret_status(seq, st);
+	return st;
 }
 
 /* The bytes an MDL chain describes, when they are mapped (nonpaged pool or
@@ -588,16 +584,16 @@ static void k_sockflags(struct wt_line *l, ULONG f)
 	}
 }
 
-/* finish_create handles a creation call's return: on an error the provider
- * did not take the IRP, so the hook and the wrapper are undone. */
+/* finish_create writes a creation call's return. The wrapper socket and the
+ * IRP slot belong to the completion from here on: the WSK subsystem always
+ * completes the IRP it was given, also on failure (Wine's netio.sys too), so
+ * only wt_completion releases them; a provider that returned an error
+ * without completing would leave one slot of each in use, never a dangling
+ * pointer. */
 static NTSTATUS finish_create(uint64_t seq, NTSTATUS st, wt_irp *h, wt_sock *ws)
 {
-	if (!NT_SUCCESS(st) && st != STATUS_PENDING) {
-		if (h && h->InUse && h->Op == OP_CREATE)
-			irp_unhook(h);
-		if (ws && ws->InUse == 1 && !ws->Real)
-			sock_free(ws, 0);
-	}
+	(void)h;
+	(void)ws;
 	ret_status(seq, st);
 	return st;
 }
@@ -707,10 +703,7 @@ static NTSTATUS NTAPI wt_WskControlClient(PWSK_CLIENT Client, ULONG ControlCode,
 	}
 	st = W.real->WskControlClient(Client, ControlCode, InputSize, InputBuffer, OutputSize, OutputBuffer,
 				      OutputSizeReturned, Irp);
-	if (!NT_SUCCESS(st) && st != STATUS_PENDING && h && h->InUse)
-		irp_unhook(h);
-	ret_status(seq, st);
-	return st;
+	return irp_call_done(seq, st, h);
 }
 
 static NTSTATUS NTAPI wt_WskGetAddressInfo(PWSK_CLIENT Client, PUNICODE_STRING NodeName, PUNICODE_STRING ServiceName,
@@ -744,10 +737,7 @@ static NTSTATUS NTAPI wt_WskGetAddressInfo(PWSK_CLIENT Client, PUNICODE_STRING N
 	h = irp_hook(Irp, OP_OTHER);
 	st = W.real->WskGetAddressInfo(Client, NodeName, ServiceName, NameSpace, Provider, Hints, Result,
 				       OwningProcess, OwningThread, Irp);
-	if (!NT_SUCCESS(st) && st != STATUS_PENDING && h && h->InUse)
-		irp_unhook(h);
-	ret_status(seq, st);
-	return st;
+	return irp_call_done(seq, st, h);
 }
 
 static void NTAPI wt_WskFreeAddressInfo(PWSK_CLIENT Client, ADDRINFOEXW *AddrInfo)
@@ -775,13 +765,6 @@ static const WSK_PROVIDER_BASIC_DISPATCH *basic_of(PWSK_SOCKET s)
 	return (const WSK_PROVIDER_BASIC_DISPATCH *)real_of(s)->Dispatch;
 }
 
-static NTSTATUS irp_call_done(uint64_t seq, NTSTATUS st, wt_irp *h)
-{
-	if (!NT_SUCCESS(st) && st != STATUS_PENDING && h && h->InUse)
-		irp_unhook(h);
-	ret_status(seq, st);
-	return st;
-}
 
 static NTSTATUS NTAPI wt_WskControlSocket(PWSK_SOCKET Socket, WSK_CONTROL_SOCKET_TYPE RequestType, ULONG ControlCode,
 					  ULONG Level, SIZE_T InputSize, PVOID InputBuffer, SIZE_T OutputSize,

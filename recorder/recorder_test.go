@@ -103,6 +103,8 @@ var scenarios = []struct {
 	{name: "misuse", verdict: trace.Violations, rules: []string{"IRP-USE-AFTER-FREE"}},
 	{name: "leaks", verdict: trace.Violations, rules: []string{"IRP-ROUTINE-RETURN", "IRP-LEAK", "WSK-SOCKET-LEAK", "WSK-NPI-LEAK", "WSK-REGISTRATION-LEAK"}},
 	{name: "callout", verdict: trace.Conforms},
+	{name: "callproxy", verdict: trace.Conforms},
+	{name: "callproxy-noset", verdict: trace.Violations, rules: []string{"WFP-PROXY-LOOP", "WFP-FLOW-UNFINISHED"}},
 	{name: "mdlclient", verdict: trace.Unusable, err: `unknown function "ExAllocatePoolWithTag"`},
 	{name: "server", verdict: trace.Unusable, err: `unknown buffer key "NpiId"`},
 	{name: "overflow", verdict: trace.Unusable, err: `unknown event kind "overflow"`},

@@ -141,6 +141,33 @@ typedef struct FWPS_CLASSIFY_OUT0_ {
 	UINT32 flags;
 	UINT32 reserved;
 } FWPS_CLASSIFY_OUT0;
+/* FWPS_CONNECT_REQUEST0 (fwpsk/ns-fwpsk-fwps_connect_request0, the Windows 8
+ * layout with the local-redirect fields) and FWPS_BIND_REQUEST0
+ * (fwpsk/ns-fwpsk-fwps_bind_request0): the writable layer data at
+ * ALE_CONNECT_REDIRECT and ALE_BIND_REDIRECT. */
+typedef struct _WSKTRACE_SOCKADDR_STORAGE {
+	USHORT ss_family;
+	CHAR ss_pad[126];
+} WSKTRACE_SOCKADDR_STORAGE;
+typedef struct FWPS_CONNECT_REQUEST0_ {
+	WSKTRACE_SOCKADDR_STORAGE localAddressAndPort;
+	WSKTRACE_SOCKADDR_STORAGE remoteAddressAndPort;
+	UINT64 portReservationToken;
+	ULONG localRedirectTargetPID; /* DWORD */
+	struct FWPS_CONNECT_REQUEST0_ *previousVersion;
+	UINT64 modifierFilterId;
+	struct FWPS_CONNECT_REQUEST0_ *next;
+	void *localRedirectHandle;
+	void *localRedirectContext;
+	SIZE_T localRedirectContextSize;
+} FWPS_CONNECT_REQUEST0;
+typedef struct FWPS_BIND_REQUEST0_ {
+	WSKTRACE_SOCKADDR_STORAGE localAddressAndPort;
+	UINT64 portReservationToken;
+	struct FWPS_BIND_REQUEST0_ *previousVersion;
+	UINT64 modifierFilterId;
+	struct FWPS_BIND_REQUEST0_ *next;
+} FWPS_BIND_REQUEST0;
 NTSTATUS NTAPI FwpsRedirectHandleCreate0(const GUID *providerGuid, UINT32 flags, HANDLE *redirectHandle);
 void NTAPI FwpsRedirectHandleDestroy0(HANDLE redirectHandle);
 FWPS_CONNECTION_REDIRECT_STATE NTAPI FwpsQueryConnectionRedirectState0(HANDLE redirectRecords,

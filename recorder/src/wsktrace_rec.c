@@ -1806,6 +1806,82 @@ void WsktraceIoFreeMdl(PMDL Mdl)
 /* ---- FWPS (callout drivers; build with WSKTRACE_FWPS and fwpkclnt) ---- */
 
 #ifdef WSKTRACE_FWPS
+/* Which ALE redirect layer a classify is at. The recorder does not wrap the
+ * classifyFn; it learns the layer from the "classify" event the harness
+ * writes there (WsktraceEnv), on that thread, and carries it to the classify
+ * handle, so FwpsApplyModifiedLayerData0 knows whether the layer data is an
+ * FWPS_CONNECT_REQUEST0 or an FWPS_BIND_REQUEST0. */
+enum { LAYER_OTHER = 0, LAYER_CONNECT, LAYER_BIND };
+#define WT_FWPS_SLOTS 16
+struct wt_fwslot {
+	const void *key; /* a thread, a classify handle, or layer data */
+	int layer;
+	unsigned char snap[sizeof(FWPS_CONNECT_REQUEST0)]; /* layer data: as the callout got it */
+};
+static struct wt_fwslot fw_thread[WT_FWPS_SLOTS], fw_handle[WT_FWPS_SLOTS], fw_data[WT_FWPS_SLOTS];
+
+#ifdef WSKTRACE_USERMODE
+static const void *cur_thread(void) { return (const void *)1; }
+#else
+static const void *cur_thread(void) { return (const void *)KeGetCurrentThread(); }
+#endif
+
+static int fw_find(struct wt_fwslot *t, const void *key, int make)
+{
+	int i, free_ = -1;
+	unsigned long st;
+	wt_plat_lock(&st);
+	for (i = 0; i < WT_FWPS_SLOTS; i++) {
+		if (t[i].key == key) {
+			wt_plat_unlock(st);
+			return i;
+		}
+		if (!t[i].key && free_ < 0)
+			free_ = i;
+	}
+	if (make && free_ >= 0)
+		t[free_].key = key;
+	wt_plat_unlock(st);
+	return make ? free_ : -1;
+}
+
+static void fw_note_classify(const char *fields)
+{
+	const char *p;
+	int layer = LAYER_OTHER, i;
+	if (!fields)
+		return;
+	for (p = fields; *p; p++) {
+		const char *a = "FWPS_LAYER_ALE_CONNECT_REDIRECT_V", *b = "FWPS_LAYER_ALE_BIND_REDIRECT_V";
+		int j;
+		for (j = 0; a[j] && p[j] == a[j]; j++)
+			;
+		if (!a[j]) {
+			layer = LAYER_CONNECT;
+			break;
+		}
+		for (j = 0; b[j] && p[j] == b[j]; j++)
+			;
+		if (!b[j]) {
+			layer = LAYER_BIND;
+			break;
+		}
+	}
+	i = fw_find(fw_thread, cur_thread(), 1);
+	if (i >= 0)
+		fw_thread[i].layer = layer;
+}
+
+static int differs(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (x[i] != y[i])
+			return 1;
+	return 0;
+}
+
 static const char *const redirect_states[] = {"FWPS_CONNECTION_NOT_REDIRECTED", "FWPS_CONNECTION_REDIRECTED_BY_SELF",
 					      "FWPS_CONNECTION_REDIRECTED_BY_OTHER",
 					      "FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF"};
@@ -1884,6 +1960,9 @@ NTSTATUS WsktraceFwpsAcquireClassifyHandle0(void *classifyContext, UINT32 flags,
 	wt_ku64(&l, "call", seq);
 	wt_kstatus(&l, "status", (uint32_t)st);
 	if (NT_SUCCESS(st) && classifyHandle) {
+		int t = fw_find(fw_thread, cur_thread(), 0), hslot = fw_find(fw_handle, (const void *)(ULONG_PTR)*classifyHandle, 1);
+		if (hslot >= 0)
+			fw_handle[hslot].layer = t >= 0 ? fw_thread[t].layer : LAYER_OTHER;
 		wt_open(&l, "out");
 		wt_key(&l, "classifyHandle");
 		wt_bindname(&l, WT_CHANDLE, wt_bind_obj(WT_CHANDLE, (const void *)(ULONG_PTR)*classifyHandle, 0));
@@ -1901,6 +1980,11 @@ void WsktraceFwpsReleaseClassifyHandle0(UINT64 classifyHandle)
 	wt_kname(&l, "classifyHandle", WT_CHANDLE, (const void *)(ULONG_PTR)classifyHandle);
 	call_end(&l);
 	wt_kill_obj(WT_CHANDLE, (const void *)(ULONG_PTR)classifyHandle);
+	{
+		int i = fw_find(fw_handle, (const void *)(ULONG_PTR)classifyHandle, 0);
+		if (i >= 0)
+			fw_handle[i].key = NULL;
+	}
 	FwpsReleaseClassifyHandle0(classifyHandle);
 }
 
@@ -1921,7 +2005,16 @@ NTSTATUS WsktraceFwpsAcquireWritableLayerDataPointer0(UINT64 classifyHandle, UIN
 	wt_begin(&l, "return");
 	wt_ku64(&l, "call", seq);
 	wt_kstatus(&l, "status", (uint32_t)st);
-	if (NT_SUCCESS(st) && writableLayerData) {
+	if (NT_SUCCESS(st) && writableLayerData && *writableLayerData) {
+		int h = fw_find(fw_handle, (const void *)(ULONG_PTR)classifyHandle, 0);
+		int d = fw_find(fw_data, *writableLayerData, 1);
+		if (d >= 0) {
+			fw_data[d].layer = h >= 0 ? fw_handle[h].layer : LAYER_OTHER;
+			if (fw_data[d].layer == LAYER_CONNECT)
+				RtlCopyMemory(fw_data[d].snap, *writableLayerData, sizeof(FWPS_CONNECT_REQUEST0));
+			else if (fw_data[d].layer == LAYER_BIND)
+				RtlCopyMemory(fw_data[d].snap, *writableLayerData, sizeof(FWPS_BIND_REQUEST0));
+		}
 		wt_open(&l, "out");
 		wt_key(&l, "writableLayerData");
 		wt_bindname(&l, WT_LDATA, wt_bind_obj(WT_LDATA, *writableLayerData, 0));
@@ -1932,18 +2025,83 @@ NTSTATUS WsktraceFwpsAcquireWritableLayerDataPointer0(UINT64 classifyHandle, UIN
 	return st;
 }
 
-/* The FWPS_CONNECT_REQUEST0 / FWPS_BIND_REQUEST0 the callout wrote is not
- * decoded: the replay then applies the layer data unchanged (docs/recording.md). */
+/* What the callout wrote into its FWPS_CONNECT_REQUEST0 / FWPS_BIND_REQUEST0
+ * is written as connectRequest / bindRequest (docs/wsktrace.md) when it
+ * differs from what the layer data held when the callout took it. Without a
+ * "classify" event on that thread the layer is unknown and nothing is
+ * decoded: the replay then applies the layer data unchanged. */
 void WsktraceFwpsApplyModifiedLayerData0(UINT64 classifyHandle, PVOID modifiedLayerData, UINT32 flags)
 {
 	struct wt_line l;
+	int d = modifiedLayerData ? fw_find(fw_data, modifiedLayerData, 0) : -1;
 	call_begin(&l, "FwpsApplyModifiedLayerData0");
 	wt_kname(&l, "classifyHandle", WT_CHANDLE, (const void *)(ULONG_PTR)classifyHandle);
 	wt_kname(&l, "modifiedLayerData", WT_LDATA, modifiedLayerData);
 	wt_ku64(&l, "flags", flags);
+	if (d >= 0 && fw_data[d].layer == LAYER_CONNECT &&
+	    differs(fw_data[d].snap, modifiedLayerData, sizeof(FWPS_CONNECT_REQUEST0))) {
+		const FWPS_CONNECT_REQUEST0 *c = (const FWPS_CONNECT_REQUEST0 *)modifiedLayerData;
+		const FWPS_CONNECT_REQUEST0 *o = (const FWPS_CONNECT_REQUEST0 *)(const void *)fw_data[d].snap;
+		wt_open(&l, "connectRequest");
+		if (differs(&o->localAddressAndPort, &c->localAddressAndPort, sizeof c->localAddressAndPort))
+			k_addr(&l, "localAddressAndPort", &c->localAddressAndPort);
+		k_addr(&l, "remoteAddressAndPort", &c->remoteAddressAndPort);
+		wt_ku64(&l, "localRedirectTargetPID", c->localRedirectTargetPID);
+		wt_kname(&l, "localRedirectHandle", WT_RHANDLE, c->localRedirectHandle);
+		wt_key(&l, "localRedirectContext");
+		if (c->localRedirectContext)
+			wt_hexbuf(&l, c->localRedirectContext, c->localRedirectContextSize,
+				  pool_of(c->localRedirectContext, c->localRedirectContextSize));
+		else
+			wt_null(&l);
+		wt_close(&l);
+	} else if (d >= 0 && fw_data[d].layer == LAYER_BIND &&
+		   differs(fw_data[d].snap, modifiedLayerData, sizeof(FWPS_BIND_REQUEST0))) {
+		const FWPS_BIND_REQUEST0 *b = (const FWPS_BIND_REQUEST0 *)modifiedLayerData;
+		wt_open(&l, "bindRequest");
+		k_addr(&l, "localAddressAndPort", &b->localAddressAndPort);
+		wt_ku64(&l, "portReservationToken", b->portReservationToken);
+		wt_close(&l);
+	}
 	call_end(&l);
+	if (d >= 0)
+		fw_data[d].key = NULL;
 	wt_kill_obj(WT_LDATA, modifiedLayerData);
 	FwpsApplyModifiedLayerData0(classifyHandle, modifiedLayerData, flags);
+}
+
+NTSTATUS WsktraceFwpsQueryConnectionSioFormatRedirectRecords0(HANDLE redirectRecords, PVOID outputBuffer,
+							       SIZE_T outputBufferLength, SIZE_T *bytesTransferred)
+{
+	struct wt_line l;
+	uint64_t seq;
+	NTSTATUS st;
+	call_begin(&l, "FwpsQueryConnectionSioFormatRedirectRecords0");
+	wt_kptr(&l, "RedirectRecords", redirectRecords);
+	wt_key(&l, "OutputBuffer");
+	if (outputBuffer)
+		wt_lenbuf(&l, outputBufferLength, pool_of(outputBuffer, outputBufferLength));
+	else
+		wt_null(&l);
+	wt_ku64(&l, "OutputBufferLength", outputBufferLength);
+	wt_kptr(&l, "BytesTransferred", bytesTransferred);
+	seq = call_end(&l);
+	st = FwpsQueryConnectionSioFormatRedirectRecords0(redirectRecords, outputBuffer, outputBufferLength, bytesTransferred);
+	wt_begin(&l, "return");
+	wt_ku64(&l, "call", seq);
+	wt_kstatus(&l, "status", (uint32_t)st);
+	if (NT_SUCCESS(st) && bytesTransferred) {
+		wt_open(&l, "out");
+		wt_ku64(&l, "BytesTransferred", *bytesTransferred);
+		if (outputBuffer) {
+			wt_key(&l, "OutputBuffer");
+			wt_hexbuf(&l, outputBuffer, *bytesTransferred < outputBufferLength ? *bytesTransferred : outputBufferLength, 0);
+		}
+		wt_close(&l);
+	}
+	wt_commit(&l, NULL, 0);
+	wt_after_event();
+	return st;
 }
 
 NTSTATUS WsktraceFwpsPendClassify0(UINT64 classifyHandle, UINT64 filterId, UINT32 flags, FWPS_CLASSIFY_OUT0 *classifyOut)
@@ -1983,6 +2141,11 @@ void WsktraceFwpsCompleteClassify0(UINT64 classifyHandle, UINT32 flags, const FW
 void WsktraceEnv(const char *What, const char *FieldsJson)
 {
 	struct wt_line l;
+#ifdef WSKTRACE_FWPS
+	if (What && What[0] == 'c' && What[1] == 'l' && What[2] == 'a' && What[3] == 's' && What[4] == 's' &&
+	    What[5] == 'i' && What[6] == 'f' && What[7] == 'y' && What[8] == 0)
+		fw_note_classify(FieldsJson);
+#endif
 	wt_begin(&l, "env");
 	wt_kstr(&l, "what", What);
 	if (FieldsJson && FieldsJson[0]) {

@@ -89,6 +89,8 @@ void WsktraceFwpsApplyModifiedLayerData0(UINT64 classifyHandle, PVOID modifiedLa
 NTSTATUS WsktraceFwpsPendClassify0(UINT64 classifyHandle, UINT64 filterId, UINT32 flags,
 				   FWPS_CLASSIFY_OUT0 *classifyOut);
 void WsktraceFwpsCompleteClassify0(UINT64 classifyHandle, UINT32 flags, const FWPS_CLASSIFY_OUT0 *classifyOut);
+NTSTATUS WsktraceFwpsQueryConnectionSioFormatRedirectRecords0(HANDLE redirectRecords, PVOID outputBuffer,
+							       SIZE_T outputBufferLength, SIZE_T *bytesTransferred);
 #endif
 
 #ifdef WSKTRACE_RECORD
@@ -123,6 +125,7 @@ void WsktraceFwpsCompleteClassify0(UINT64 classifyHandle, UINT32 flags, const FW
 #define FwpsApplyModifiedLayerData0 WsktraceFwpsApplyModifiedLayerData0
 #define FwpsPendClassify0 WsktraceFwpsPendClassify0
 #define FwpsCompleteClassify0 WsktraceFwpsCompleteClassify0
+#define FwpsQueryConnectionSioFormatRedirectRecords0 WsktraceFwpsQueryConnectionSioFormatRedirectRecords0
 #endif
 #endif /* WSKTRACE_RECORD */
 

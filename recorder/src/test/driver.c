@@ -244,6 +244,125 @@ static int callout(void)
 	return 0;
 }
 
+/* (g) a callout and its proxy in one driver: the callout redirects a
+ * connection to the driver's own listener; the proxy accepts it, copies its
+ * redirect records to its outbound socket and connects to the original
+ * destination, where the callout sees its own records and leaves it alone. */
+static HANDLE cp_handle;
+static int cp_noset;
+
+/* cp_classify is the callout's classifyFn at ALE_CONNECT_REDIRECT: a connection
+ * it has not redirected yet goes to the proxy listening at 127.0.0.1:9000. */
+static void cp_classify(HANDLE recs, const char *classify)
+{
+	UINT64 ch;
+	PVOID ld;
+	FWPS_CLASSIFY_OUT0 co;
+	FWPS_CONNECT_REQUEST0 *cr;
+	FWPS_CONNECTION_REDIRECT_STATE s;
+	WsktraceEnv("classify", classify);
+	memset(&co, 0, sizeof co);
+	s = FwpsQueryConnectionRedirectState0(recs, cp_handle, NULL);
+	if (s == FWPS_CONNECTION_REDIRECTED_BY_SELF || s == FWPS_CONNECTION_PREVIOUSLY_REDIRECTED_BY_SELF) {
+		WsktraceEnv("classify_return", "\"callout\":\"C1\",\"filter\":65537,\"actionType\":\"FWP_ACTION_PERMIT\",\"rights\":1,\"flags\":0");
+		return;
+	}
+	if (!NT_SUCCESS(FwpsAcquireClassifyHandle0(&co, 0, &ch)))
+		return;
+	if (NT_SUCCESS(FwpsAcquireWritableLayerDataPointer0(ch, 65537, 0, &ld, &co))) {
+		cr = (FWPS_CONNECT_REQUEST0 *)ld;
+		cr->remoteAddressAndPort.ss_family = AF_INET;
+		memcpy(cr->remoteAddressAndPort.ss_pad, "\x23\x28\x7f\x00\x00\x01", 6); /* port 9000, 127.0.0.1 */
+		cr->localRedirectTargetPID = 4;
+		cr->localRedirectHandle = cp_handle;
+		FwpsApplyModifiedLayerData0(ch, ld, 0);
+	}
+	FwpsReleaseClassifyHandle0(ch);
+	WsktraceEnv("classify_return", "\"callout\":\"C1\",\"filter\":65537,\"actionType\":\"FWP_ACTION_PERMIT\",\"rights\":0,\"flags\":0");
+	/* The engine sends the connection to the listener. */
+	fake_redirected_connection(9000, records, sizeof records, NULL, 0, 0x7f000001, 49152);
+}
+
+static void cp_outbound_classify(HANDLE recs)
+{
+	if (recs)
+		cp_classify(recs, "\"layer\":\"FWPS_LAYER_ALE_CONNECT_REDIRECT_V4\",\"callout\":\"C1\",\"filter\":65537,"
+				  "\"local\":\"10.0.0.1:49153\",\"remote\":\"198.51.100.7:443\",\"protocol\":\"IPPROTO_TCP\","
+				  "\"flags\":2097152,\"currentMetadataValues\":1073741856,\"processId\":4,\"rights\":1,\"redirectRecords\":1");
+	else
+		cp_classify(recs, "\"layer\":\"FWPS_LAYER_ALE_CONNECT_REDIRECT_V4\",\"callout\":\"C1\",\"filter\":65537,"
+				  "\"local\":\"10.0.0.1:49153\",\"remote\":\"198.51.100.7:443\",\"protocol\":\"IPPROTO_TCP\","
+				  "\"flags\":0,\"currentMetadataValues\":32,\"processId\":4,\"rights\":1");
+}
+
+static int callproxy(void)
+{
+	static const GUID provider = {0x5c8c9b3a, 0x1, 0x2, {0, 1, 2, 3, 4, 5, 6, 7}};
+	PIRP irp;
+	PWSK_SOCKET ls, in, out;
+	SOCKADDR local, la, ra, any, orig;
+	SIZE_T n = 0;
+	PVOID recbuf;
+	NTSTATUS st;
+	const WSK_PROVIDER_CONNECTION_DISPATCH *cd;
+
+	if (start_wsk())
+		return 1;
+	irp = IoAllocateIrp(1, FALSE);
+	if (!NT_SUCCESS(FwpsRedirectHandleCreate0(&provider, 0, &cp_handle)))
+		return 1;
+	WsktraceEnv("peer_listen", "\"addr\":\"198.51.100.7:443\"");
+	ls = new_socket(irp, WSK_FLAG_LISTEN_SOCKET, NULL, NULL);
+	sa_in(&local, 0x7f000001, 9000);
+	prep(irp);
+	wait(irp, ((const WSK_PROVIDER_LISTEN_DISPATCH *)ls->Dispatch)->WskBind(ls, &local, 0, irp));
+
+	/* An application connects to 198.51.100.7:443; the callout's classifyFn runs. */
+	WsktraceEnv("peer_connect", "\"to\":\"198.51.100.7:443\",\"name\":\"peer1\",\"from\":\"0.0.0.0:0\"");
+	cp_classify(NULL, "\"layer\":\"FWPS_LAYER_ALE_CONNECT_REDIRECT_V4\",\"callout\":\"C1\",\"filter\":65537,"
+			  "\"local\":\"10.0.0.1:49152\",\"remote\":\"198.51.100.7:443\",\"protocol\":\"IPPROTO_TCP\","
+			  "\"flags\":0,\"currentMetadataValues\":32,\"processId\":1000,\"rights\":1");
+
+	prep(irp);
+	st = wait(irp, ((const WSK_PROVIDER_LISTEN_DISPATCH *)ls->Dispatch)->WskAccept(ls, 0, NULL, NULL, &la, &ra, irp));
+	if (!NT_SUCCESS(st))
+		return 1;
+	in = (PWSK_SOCKET)irp->IoStatus.Information;
+	recbuf = ExAllocatePool2(POOL_FLAG_NON_PAGED, 4096, TAG);
+	prep(irp);
+	st = wait(irp, ((const WSK_PROVIDER_BASIC_DISPATCH *)in->Dispatch)->WskControlSocket(
+			       in, WskIoctl, SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS, 0, 0, NULL, 4096, recbuf, &n, irp));
+	if (!NT_SUCCESS(st))
+		return 1;
+	out = new_socket(irp, WSK_FLAG_CONNECTION_SOCKET, NULL, NULL);
+	cd = (const WSK_PROVIDER_CONNECTION_DISPATCH *)out->Dispatch;
+	if (!cp_noset) {
+		prep(irp);
+		st = wait(irp, cd->Basic.WskControlSocket(out, WskIoctl, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS, 0, n, recbuf,
+							  0, NULL, NULL, irp));
+		if (!NT_SUCCESS(st))
+			return 1;
+	}
+	sa_in(&any, 0, 0);
+	prep(irp);
+	wait(irp, cd->WskBind(out, &any, 0, irp));
+	sa_in(&orig, 0xC6336407, 443);
+	fake_set_connect_classify(cp_outbound_classify);
+	prep(irp);
+	st = wait(irp, cd->WskConnect(out, &orig, 0, irp));
+	fake_set_connect_classify(NULL);
+	if (!NT_SUCCESS(st))
+		return 1;
+	close_socket(irp, out);
+	close_socket(irp, in);
+	close_socket(irp, ls);
+	ExFreePool(recbuf);
+	FwpsRedirectHandleDestroy0(cp_handle);
+	IoFreeIrp(irp);
+	stop_wsk();
+	return 0;
+}
+
 /* (c) a client that sends from pool memory through an MDL. */
 static int mdlclient(void)
 {
@@ -362,7 +481,7 @@ int main(int argc, char **argv)
 	size_t n;
 	int rc;
 	if (argc != 3) {
-		fprintf(stderr, "usage: driver proxy|misuse|leaks|callout|mdlclient|server|overflow OUT.jsonl\n");
+		fprintf(stderr, "usage: driver proxy|misuse|leaks|callout|callproxy|callproxy-noset|mdlclient|server|overflow OUT.jsonl\n");
 		return 2;
 	}
 	name = argv[1];
@@ -378,6 +497,12 @@ int main(int argc, char **argv)
 		rc = leaks();
 	else if (!strcmp(name, "callout"))
 		rc = callout();
+	else if (!strcmp(name, "callproxy"))
+		rc = callproxy();
+	else if (!strcmp(name, "callproxy-noset")) {
+		cp_noset = 1;
+		rc = callproxy();
+	}
 	else if (!strcmp(name, "mdlclient"))
 		rc = mdlclient();
 	else if (!strcmp(name, "server"))

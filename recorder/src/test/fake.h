@@ -21,6 +21,8 @@ void fake_redirected_connection(USHORT lport, const unsigned char *records, size
 				size_t nctx, ULONG from_ip, USHORT from_port);
 /* A peer sends data on the last accepted connection (a receive event when enabled). */
 void fake_peer_send(const char *data);
+/* fake_set_connect_classify: fn runs as the callout's classifyFn at every WskConnect. */
+void fake_set_connect_classify(void (*fn)(HANDLE records));
 /* Counts of what the fake kernel still holds, for the test's own checks. */
 int fake_live_irps(void);
 #endif

@@ -286,9 +286,17 @@ static NTSTATUS WINAPI p_Accept(WSK_SOCKET *s, ULONG flags, void *ctx, const WSK
 	return finish(irp, STATUS_SUCCESS, (ULONG_PTR)c);
 }
 
+static void (*connect_classify)(HANDLE records);
+void fake_set_connect_classify(void (*fn)(HANDLE records)) { connect_classify = fn; }
+
 static NTSTATUS WINAPI p_Connect(WSK_SOCKET *s, SOCKADDR *a, ULONG flags, IRP *irp)
 {
-	(void)s, (void)a, (void)flags;
+	fsock *f = (fsock *)s;
+	(void)a, (void)flags;
+	/* The connect passes ALE_CONNECT_REDIRECT: the callout's classifyFn runs,
+	 * with the records the socket carries. */
+	if (connect_classify)
+		connect_classify(f->nrec ? (HANDLE)f->rec : NULL);
 	return finish(irp, STATUS_SUCCESS, 0);
 }
 
@@ -410,7 +418,8 @@ FWPS_CONNECTION_REDIRECT_STATE NTAPI FwpsQueryConnectionRedirectState0(HANDLE re
 	(void)redirectHandle;
 	if (redirectContext)
 		*redirectContext = NULL;
-	return redirectRecords ? FWPS_CONNECTION_REDIRECTED_BY_OTHER : FWPS_CONNECTION_NOT_REDIRECTED;
+	/* The fake has one callout: records on a connection are its own. */
+	return redirectRecords ? FWPS_CONNECTION_REDIRECTED_BY_SELF : FWPS_CONNECTION_NOT_REDIRECTED;
 }
 NTSTATUS NTAPI FwpsAcquireClassifyHandle0(void *classifyContext, UINT32 flags, UINT64 *classifyHandle)
 {
@@ -424,6 +433,14 @@ NTSTATUS NTAPI FwpsAcquireWritableLayerDataPointer0(UINT64 classifyHandle, UINT6
 						      PVOID *writableLayerData, FWPS_CLASSIFY_OUT0 *classifyOut)
 {
 	(void)classifyHandle, (void)filterId, (void)flags, (void)classifyOut;
+	/* What the engine would hand a connect-redirect callout: the connection
+	 * from 10.0.0.1:49152 to 198.51.100.7:443. */
+	memset(layer_data, 0, sizeof layer_data);
+	{
+		FWPS_CONNECT_REQUEST0 *c = (FWPS_CONNECT_REQUEST0 *)layer_data;
+		put_addr((SOCKADDR *)&c->localAddressAndPort, 0x0A000001, 49152);
+		put_addr((SOCKADDR *)&c->remoteAddressAndPort, 0xC6336407, 443);
+	}
 	*writableLayerData = layer_data;
 	return STATUS_SUCCESS;
 }

@@ -173,16 +173,19 @@ func TestRecordedTracesReplay(t *testing.T) {
 }
 
 // TestKernelBuild compiles the recorder's kernel layer (and the FWPS
-// wrappers) for x86_64 Windows with MinGW-w64 against MinGW's DDK headers and
-// Wine's ddk/wsk.h, with every warning an error.
+// wrappers) and the example driver for x86_64 Windows with MinGW-w64 against
+// MinGW's DDK headers and Wine's ddk/wsk.h, with every warning an error, at
+// -O0 and -O2 (some warnings only show when functions are inlined).
 func TestKernelBuild(t *testing.T) {
 	cc := needTool(t, "x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64")
 	need(t, "mingw-w64-x86-64-dev", filepath.Join(mingwDDK, "ntddk.h"))
 	need(t, "libwine-dev", filepath.Join(wineInclude, "ddk", "wsk.h"))
 	dir := t.TempDir()
-	for _, src := range []string{"src/wsktrace_core.c", "src/wsktrace_rec.c", "src/example/kdriver.c"} {
-		run(t, cc, "-Wall", "-Wextra", "-Werror", "-DWSKTRACE_FWPS", "-I"+mingwDDK, "-idirafter", filepath.Join(wineInclude, "ddk"),
-			"-c", src, "-o", filepath.Join(dir, strings.ReplaceAll(filepath.Base(src), ".c", ".o")))
+	for _, opt := range []string{"-O0", "-O2"} {
+		for _, src := range []string{"src/wsktrace_core.c", "src/wsktrace_rec.c", "src/example/kdriver.c"} {
+			run(t, cc, opt, "-Wall", "-Wextra", "-Werror", "-DWSKTRACE_FWPS", "-I"+mingwDDK, "-idirafter", filepath.Join(wineInclude, "ddk"),
+				"-c", src, "-o", filepath.Join(dir, strings.ReplaceAll(filepath.Base(src), ".c", opt+".o")))
+		}
 	}
 }
 

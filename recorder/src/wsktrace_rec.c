@@ -1823,7 +1823,9 @@ static struct wt_fwslot fw_thread[WT_FWPS_SLOTS], fw_handle[WT_FWPS_SLOTS], fw_d
 #ifdef WSKTRACE_USERMODE
 static const void *cur_thread(void) { return (const void *)1; }
 #else
-static const void *cur_thread(void) { return (const void *)KeGetCurrentThread(); }
+/* PsGetCurrentThreadId, not KeGetCurrentThread: MinGW's inline reading of gs
+ * trips GCC 12's -Warray-bounds at -O2. */
+static const void *cur_thread(void) { return (const void *)PsGetCurrentThreadId(); }
 #endif
 
 static int fw_find(struct wt_fwslot *t, const void *key, int make)

@@ -30,7 +30,10 @@
 
 #ifdef WSKTRACE_HAVE_WDK
 #include <wsk.h>
+#ifdef WSKTRACE_FWPS
 #include <fwpsk.h>
+#endif
+typedef SOCKADDR_STORAGE WSKTRACE_SOCKADDR_STORAGE;
 #else
 
 #if !defined(_WS2DEF_) && !defined(WSKTRACE_WINE_HEADERS)

@@ -236,10 +236,12 @@ func (r *replayer) run() {
 	if r.rep.Verdict == Unusable {
 		return
 	}
-	if !r.stopped && r.bugAt != nil && r.bugAt == r.lastEv {
-		// The trace ends at the event whose violation bug-checks: Windows
-		// stopped there (wsktrace v1: "A trace may end with a call that has
+	if !r.stopped && r.bugAt != nil && r.bugAt == r.lastEv && r.bugAt.Kind == EvCall {
+		// The trace ends at the call whose violation bug-checks: Windows
+		// stopped in it (wsktrace v1: "A trace may end with a call that has
 		// no return: the machine stopped there"), so the trace is complete.
+		// (A trace that ends at another event, a completion routine's
+		// return say, is not taken as stopped: the recorder went on.)
 		// Completions the model still owes never came, and objects still
 		// live were never freed, because the machine was down.
 		r.note(fmt.Sprintf("the trace ends at seq %d (line %d), where %s bug-checks: Windows stopped there, so completions still owed and objects still live at that point are not checked", r.bugAt.Seq, r.bugAt.Line, r.bugRule))

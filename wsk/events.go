@@ -523,8 +523,8 @@ func eventControlValue(b *irp.Block, size uint64) sim.Value {
 // PASSIVE_LEVEL for WSK_TRANSPORT_LIST_QUERY). The buffers are pool
 // blocks. Supported: WSK_SET_STATIC_EVENT_CALLBACKS (before the client
 // creates any socket; Irp NULL), WSK_TRANSPORT_LIST_QUERY (an array of
-// WSK_TRANSPORT; *outputSizeReturned is its size, STATUS_BUFFER_TOO_SMALL
-// when it does not fit), WSK_TDI_BEHAVIOR (a ULONG of
+// WSK_TRANSPORT; *outputSizeReturned is its size, STATUS_BUFFER_OVERFLOW
+// when it does not fit, the status wireguard-nt's WskInit retries on), WSK_TDI_BEHAVIOR (a ULONG of
 // WSK_TDI_BEHAVIOR_* flags), WSK_CACHE_SD (InputBuffer holds a
 // PSECURITY_DESCRIPTOR; OutputBuffer receives the cached descriptor's
 // pointer, 8 bytes) and WSK_RELEASE_SD (InputBuffer holds a cached
@@ -593,7 +593,7 @@ func (p *Provider) WskControlClient(client *Client, controlCode uint32, inputSiz
 			*outputSizeReturned = need
 		}
 		if outputBuffer == nil || outputSize < need {
-			return ret(nt.STATUS_BUFFER_TOO_SMALL, sim.F("OutputSizeReturned", sim.Int(need)))
+			return ret(nt.STATUS_BUFFER_OVERFLOW, sim.F("OutputSizeReturned", sim.Int(need)))
 		}
 		if outputBuffer.Freed() || outputSize > outputBuffer.Size() {
 			p.w.Violate(irp.RuleBufOverrun, fmt.Sprintf("WskControlClient given %d bytes of %s, which holds %d", outputSize, outputBuffer.Name(), outputBuffer.Size()), outputBuffer.Name())

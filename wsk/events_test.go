@@ -566,7 +566,7 @@ func TestTransportListQuery(t *testing.T) {
 	e := newEnv(t)
 	var n uint64
 	st := e.p.WskControlClient(e.npi.Client, wsk.WSK_TRANSPORT_LIST_QUERY, 0, nil, 0, nil, &n, nil)
-	if st != nt.STATUS_BUFFER_TOO_SMALL || n == 0 {
+	if st != nt.STATUS_BUFFER_OVERFLOW || n == 0 {
 		t.Fatalf("probe: %v %d", st, n)
 	}
 	b := e.pool(nil, int(n))

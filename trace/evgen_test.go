@@ -12,10 +12,10 @@ import (
 
 func init() {
 	conformingPrograms["wsk-echo-sample"] = echoSample
-	// conformingPrograms["wsk-event-receive"] = eventReceiveProgram
-	// 	conformingPrograms["wsk-event-accept-refuse-abort"] = eventRefuseProgram
-	// 	conformingPrograms["wsk-event-receivefrom"] = eventReceiveFromProgram
-	// 	conformingPrograms["wsk-control-client"] = controlClientProgram
+	conformingPrograms["wsk-event-receive"] = eventReceiveProgram
+	conformingPrograms["wsk-event-accept-refuse-abort"] = eventRefuseProgram
+	conformingPrograms["wsk-event-receivefrom"] = eventReceiveFromProgram
+	conformingPrograms["wsk-control-client"] = controlClientProgram
 }
 
 // evIRP allocates an IRP with the harness's completion routine.
@@ -227,8 +227,3 @@ func echoSample() []byte {
 	worker()
 	return d.end()
 }
-
-func eventReceiveProgram() []byte     { return nil }
-func eventRefuseProgram() []byte      { return nil }
-func eventReceiveFromProgram() []byte { return nil }
-func controlClientProgram() []byte    { return nil }

@@ -3,6 +3,8 @@ package trace
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/wsksim/wsksim/nt"
@@ -260,4 +262,18 @@ func (p *Parser) eventControlBuffer(ln int, fs []field, v Value) (Value, bool, *
 	}
 	v.Kind, v.Buf = Buf, &Buffer{Form: BufHex, Data: data, Len: uint64(len(data))}
 	return v, true, nil
+}
+
+// ErrCallbacksNotConvertible is returned by Convert for a trace that shows
+// event callbacks: the scenario language has no commands yet for what a
+// driver does inside a callback.
+var ErrCallbacksNotConvertible = errors.New("trace: event callbacks cannot be converted to a scenario yet")
+
+func convertibleEvents(evs []*Event) error {
+	for _, e := range evs {
+		if e.Kind == EvCallback {
+			return fmt.Errorf("%w (%s at seq %d, line %d)", ErrCallbacksNotConvertible, e.Fn, e.Seq, e.Line)
+		}
+	}
+	return nil
 }

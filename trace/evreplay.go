@@ -61,8 +61,9 @@ func (r *replayer) standinEvents() *wsk.Events {
 			}
 			return ret.Status
 		},
-		WskDisconnectEvent: func(_ any, flags uint32) nt.Status {
-			cb, ret := r.runCallback("WskDisconnectEvent", nil, func(cb *Event) {
+		WskDisconnectEvent: func(e *wsk.DisconnectEvent) nt.Status {
+			flags := e.Flags
+			cb, ret := r.runCallback("WskDisconnectEvent", e.Socket, func(cb *Event) {
 				if v, ok := cb.Arg("Flags"); ok && uint32(v.U)&wsk.WSK_FLAG_ABORTIVE != flags&wsk.WSK_FLAG_ABORTIVE {
 					r.diverge(cb, callName(cb), fmt.Sprintf("Flags %#x", v.U), fmt.Sprintf("Flags %#x (the model's disconnect is %s)", flags, map[bool]string{true: "abortive", false: "graceful"}[flags&wsk.WSK_FLAG_ABORTIVE != 0]), docEventSpec, "")
 				}
@@ -72,8 +73,8 @@ func (r *replayer) standinEvents() *wsk.Events {
 			}
 			return ret.Status
 		},
-		WskSendBacklogEvent: func(_ any, _ uint64) nt.Status {
-			cb, ret := r.runCallback("WskSendBacklogEvent", nil, nil)
+		WskSendBacklogEvent: func(e *wsk.SendBacklogEvent) nt.Status {
+			cb, ret := r.runCallback("WskSendBacklogEvent", e.Socket, nil)
 			if ret == nil {
 				return r.cbDefault(cb, nt.STATUS_SUCCESS)
 			}
@@ -138,35 +139,48 @@ func (r *replayer) runCallback(fn string, s *wsk.Socket, pre func(cb *Event)) (*
 			return ev, nil
 		}
 	}
+	// The events inside the callback are taken out of the lookahead where
+	// they stand and replayed as the top level replays the next event.
 	start := 0
 	if q != r.cur {
 		for k, x := range r.q {
 			if x == q {
-				start = k + 1
+				start = k
+				r.take(k)
+				r.rep.Events++
 				break
 			}
 		}
 	}
 	saved := r.cur
 	defer func() { r.cur = saved }()
-	for j := start; !r.stopped && j < start+r.opts.Lookahead; j++ {
+	for j, n := start, 0; !r.stopped && n < r.opts.Lookahead; n++ {
 		if !r.fill(j + 1) {
 			break
 		}
 		e := r.q[j]
 		if e.matched {
+			j++
 			continue
 		}
+		r.take(j)
+		r.rep.Events++
 		if e.ev.Kind == EvCallbackReturn && e.ev.Call == ev.Seq {
 			e.matched = true
 			return ev, e.ev
 		}
 		r.cur = e
 		r.step(e)
-		e.matched = true
 		r.collect(e.ev)
 	}
 	return ev, nil
+}
+
+// take removes the k-th event of the lookahead.
+func (r *replayer) take(k int) {
+	copy(r.q[k:], r.q[k+1:])
+	r.q[len(r.q)-1] = nil
+	r.q = r.q[:len(r.q)-1]
 }
 
 // checkIndication binds the trace's indication name to the model's and

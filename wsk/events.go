@@ -66,8 +66,8 @@ type Events struct {
 	WskInspectEvent     func(e *InspectEvent) nt.Status
 	WskAbortEvent       func(socketContext any, inspectID uint64) nt.Status
 	WskReceiveEvent     func(e *ReceiveEvent) nt.Status
-	WskDisconnectEvent  func(socketContext any, flags uint32) nt.Status
-	WskSendBacklogEvent func(socketContext any, idealBacklogSize uint64) nt.Status
+	WskDisconnectEvent  func(e *DisconnectEvent) nt.Status
+	WskSendBacklogEvent func(e *SendBacklogEvent) nt.Status
 	WskReceiveFromEvent func(e *ReceiveFromEvent) nt.Status
 }
 
@@ -144,6 +144,22 @@ type ReceiveEvent struct {
 	// (at most BytesIndicated; fewer leaves the rest for WskReceive).
 	BytesAccepted uint64
 	Socket        *Socket
+}
+
+// DisconnectEvent is what WskDisconnectEvent receives (Flags has
+// WSK_FLAG_ABORTIVE for an abortive disconnect). Socket is the socket the
+// context belongs to (not a DDI parameter: for the Go harness).
+type DisconnectEvent struct {
+	SocketContext any
+	Flags         uint32
+	Socket        *Socket
+}
+
+// SendBacklogEvent is what WskSendBacklogEvent receives.
+type SendBacklogEvent struct {
+	SocketContext    any
+	IdealBacklogSize uint64
+	Socket           *Socket
 }
 
 // ReceiveFromEvent is what WskReceiveFromEvent receives.
@@ -875,7 +891,7 @@ func (p *Provider) sendBacklogEvent(s *Socket) {
 	if p.w.Tracing() {
 		p.w.TraceCallback(f, sim.F("SocketContext", sim.Str(s.Name())), sim.F("IdealBacklogSize", sim.Int(IdealSendBacklog)))
 	}
-	st := d.WskSendBacklogEvent(s.ctx, IdealSendBacklog)
+	st := d.WskSendBacklogEvent(&SendBacklogEvent{SocketContext: s.ctx, IdealBacklogSize: IdealSendBacklog, Socket: s})
 	p.cbReturnCheck("WskSendBacklogEvent", s, st, nt.STATUS_SUCCESS)
 	p.cbLeave(s, old)
 	p.w.TraceCallbackReturn(f, st)
@@ -1023,7 +1039,7 @@ func (p *Provider) receiveEvent(s *Socket, null bool) bool {
 	}
 	if p.w.Tracing() {
 		if st == nt.STATUS_SUCCESS {
-			p.w.TraceCallbackReturn(f, st, sim.F("BytesAccepted", sim.Int(taken)))
+			p.w.TraceCallbackReturn(f, st, sim.F("BytesAccepted", sim.Int(ev.BytesAccepted)))
 		} else {
 			p.w.TraceCallbackReturn(f, st)
 		}
@@ -1047,7 +1063,7 @@ func (p *Provider) disconnectEvent(s *Socket, flags uint32) {
 	if p.w.Tracing() {
 		p.w.TraceCallback(f, sim.F("SocketContext", sim.Str(s.Name())), sim.F("Flags", sim.Int(uint64(flags))))
 	}
-	st := d.WskDisconnectEvent(s.ctx, flags)
+	st := d.WskDisconnectEvent(&DisconnectEvent{SocketContext: s.ctx, Flags: flags, Socket: s})
 	p.cbLeave(s, old)
 	p.cbReturnCheck("WskDisconnectEvent", s, st, nt.STATUS_SUCCESS)
 	p.w.TraceCallbackReturn(f, st)

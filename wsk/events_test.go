@@ -147,8 +147,11 @@ func (c *evConn) events() *wsk.Events {
 			ev.BytesAccepted = ev.BytesIndicated
 			return nt.STATUS_SUCCESS
 		},
-		WskDisconnectEvent:  func(_ any, fl uint32) nt.Status { c.discs = append(c.discs, fl); return nt.STATUS_SUCCESS },
-		WskSendBacklogEvent: func(_ any, n uint64) nt.Status { c.backlogs = append(c.backlogs, n); return nt.STATUS_SUCCESS },
+		WskDisconnectEvent: func(e *wsk.DisconnectEvent) nt.Status { c.discs = append(c.discs, e.Flags); return nt.STATUS_SUCCESS },
+		WskSendBacklogEvent: func(e *wsk.SendBacklogEvent) nt.Status {
+			c.backlogs = append(c.backlogs, e.IdealBacklogSize)
+			return nt.STATUS_SUCCESS
+		},
 	}
 }
 

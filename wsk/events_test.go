@@ -745,3 +745,30 @@ func eventRuleCases() []ruleCase {
 		}},
 	}
 }
+
+// TestCallbackIRQL: a callback at DISPATCH_LEVEL (WSK_FLAG_AT_DISPATCH_LEVEL)
+// may not make a PASSIVE_LEVEL call: WSK_TRANSPORT_LIST_QUERY from inside it
+// is IRQL-ABOVE-MAX; at PASSIVE_LEVEL it is not.
+func TestCallbackIRQL(t *testing.T) {
+	for lvl, want := range []bool{false, true} {
+		e := newEnv(t)
+		e.pin(wsk.ChoiceEventIRQL, lvl)
+		var n uint64
+		c := &evConn{onRecv: func(ev *wsk.ReceiveEvent) nt.Status {
+			e.p.WskControlClient(e.npi.Client, wsk.WSK_TRANSPORT_LIST_QUERY, 0, nil, 0, nil, &n, nil)
+			ev.BytesAccepted = ev.BytesIndicated
+			return nt.STATUS_SUCCESS
+		}}
+		l, a, pc := e.evPair("7015", c, nt.WSK_EVENT_RECEIVE)
+		pc.Send([]byte("x"))
+		e.run()
+		if got := e.violated("IRQL-ABOVE-MAX"); got != want {
+			t.Fatalf("callback IRQL option %d: IRQL-ABOVE-MAX %v, want %v\n%s", lvl, got, want, e.violations())
+		}
+		if e.w.IRQL() != nt.PASSIVE_LEVEL {
+			t.Fatalf("the IRQL was not restored after the callback: %v", e.w.IRQL())
+		}
+		e.close(a)
+		e.close(l.s)
+	}
+}

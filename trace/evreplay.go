@@ -41,10 +41,12 @@ func (r *replayer) standinEvents() *wsk.Events {
 			if ret == nil {
 				return r.cbDefault(cb, nt.STATUS_REQUEST_NOT_ACCEPTED)
 			}
-			if v, ok := ret.OutArg("AcceptSocketContext"); ok && v.Kind != Null {
+			// Left out (not captured), they are taken as non-NULL: the trace
+			// then shows whether callbacks come.
+			if v, ok := ret.OutArg("AcceptSocketContext"); !ok || v.Kind != Null {
 				e.AcceptSocketContext = ptrMarker{}
 			}
-			if v, ok := ret.OutArg("AcceptSocketDispatch"); ok && v.Kind != Null {
+			if v, ok := ret.OutArg("AcceptSocketDispatch"); !ok || v.Kind != Null {
 				e.AcceptSocketDispatch = r.standinEvents()
 			}
 			return ret.Status

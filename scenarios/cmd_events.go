@@ -68,11 +68,14 @@ func (in *Interp) dispatch() *wsk.Events {
 			if in.answer(ls, "WskAcceptEvent", "accept") == "refuse" || e.AcceptSocket == nil {
 				st = nt.STATUS_REQUEST_NOT_ACCEPTED
 			}
-			as := "NULL"
+			as, taken := "NULL", ""
 			if e.AcceptSocket != nil {
 				as = e.AcceptSocket.Name()
+				if st == nt.STATUS_SUCCESS {
+					taken = ", socket=" + as
+				}
 			}
-			in.printf("callback WskAcceptEvent(SocketContext=%s, Flags=%s, LocalAddress=%v, RemoteAddress=%v, AcceptSocket=%s) -> %s\n", ls.Name(), flagText(e.Flags), e.LocalAddress, e.RemoteAddress, as, st)
+			in.printf("callback WskAcceptEvent(SocketContext=%s, Flags=%s, LocalAddress=%v, RemoteAddress=%v, AcceptSocket=%s) -> %s%s\n", ls.Name(), flagText(e.Flags), e.LocalAddress, e.RemoteAddress, as, st, taken)
 			if st == nt.STATUS_SUCCESS {
 				e.AcceptSocketContext, e.AcceptSocketDispatch = "ctx", in.dispatch()
 				name := in.events().names[ls]
@@ -241,6 +244,9 @@ func cmdOnEvent(in *Interp, c *Command, a *args) error {
 	name := in.newName(a)
 	if a.err != nil {
 		return nil
+	}
+	if s == nil {
+		return fmt.Errorf("socket=NULL: on-event needs a socket")
 	}
 	ok := false
 	switch cb {

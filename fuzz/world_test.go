@@ -450,7 +450,7 @@ func TestSeedStories(t *testing.T) {
 		// OpEvents: a connection taken by WskAcceptEvent, data retained by
 		// WskReceiveEvent and released, the graceful WskDisconnectEvent.
 		"event-server": {"callback WskAcceptEvent(SocketContext=sock1", "-> STATUS_PENDING", "WskRelease(Socket=sock2, DataIndication=di1) -> STATUS_SUCCESS", "callback WskDisconnectEvent(SocketContext=sock2"},
-		"udp-proxy": {"Control=[IPPROTO_IP/IP_WFP_REDIRECT_RECORDS 96 bytes]", "ctl=pool1 ctl-len=112", "FWPS_CONNECTION_REDIRECTED_BY_SELF", "peer1 received 1024 bytes from 127.0.0.1:9000"},
+		"udp-proxy":    {"Control=[IPPROTO_IP/IP_WFP_REDIRECT_RECORDS 96 bytes]", "ctl=pool1 ctl-len=112", "FWPS_CONNECTION_REDIRECTED_BY_SELF", "peer1 received 1024 bytes from 127.0.0.1:9000"},
 	}
 	for _, s := range worldSeeds {
 		want, ok := stories[s.name]

@@ -18,7 +18,7 @@ func init() {
 	for _, c := range []*command{
 		{name: "wsk-static-events", args: []string{"client", "mask"}, open: true, run: cmdStaticEvents, help: "WskControlClient(WSK_SET_STATIC_EVENT_CALLBACKS) with WSK_EVENT_CALLBACK_CONTROL{NPI_WSK_INTERFACE_ID, mask}, Irp NULL", ex: "wsk-static-events client=client mask=WSK_EVENT_ACCEPT"},
 		{name: "wsk-event-socket", args: []string{"client", "family", "type", "protocol", "flags", "owner", "irp", "name"}, open: true, run: cmdEventSocket, help: "WskSocket with a SocketContext and the scenario's client dispatch table (every event callback; each answers as on-event says)", ex: "wsk-event-socket client=client flags=WSK_FLAG_LISTEN_SOCKET irp=op name=ls"},
-		{name: "wsk-events", args: []string{"socket", "mask", "irp"}, open: true, run: cmdEvents, help: "WskControlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK) with WSK_EVENT_CALLBACK_CONTROL{NPI_WSK_INTERFACE_ID, mask}; irp= is optional (only disabling takes one)", ex: "wsk-events socket=ls mask=WSK_EVENT_ACCEPT"},
+		{name: "wsk-events", args: []string{"socket", "mask", "irp"}, open: true, run: cmdEvents, help: "WskControlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK) with WSK_EVENT_CALLBACK_CONTROL{NPI_WSK_INTERFACE_ID, mask}; irp= is optional (only disabling takes one); with one, the world runs until it completes", ex: "wsk-events socket=ls mask=WSK_EVENT_ACCEPT"},
 		{name: "on-event", args: []string{"socket", "callback", "answer", "name"}, open: true, run: cmdOnEvent, help: "how the socket's callback answers from now on: WskAcceptEvent accept (name= binds the next accepted socket) or refuse; WskReceiveEvent all, a byte count, not-accepted or pending; WskReceiveFromEvent take, not-accepted or pending", ex: "on-event socket=ls callback=WskAcceptEvent answer=accept name=conn"},
 		{name: "wsk-control-client", args: []string{"client", "code", "in", "in-len", "out", "out-len", "osr"}, open: true, run: cmdControlClient, help: "WskControlClient(Client, ControlCode, InputSize, InputBuffer, OutputSize, OutputBuffer, OutputSizeReturned, Irp=NULL) with pool blocks; osr=true passes OutputSizeReturned", ex: "wsk-control-client client=client code=WSK_TRANSPORT_LIST_QUERY out=list osr=true"},
 		{name: "wsk-release-indication", args: []string{"socket", "indication"}, open: true, run: cmdWskReleaseInd, help: "WskRelease(Socket, DataIndication) of an indication a callback retained (its display name, di1...)", ex: "wsk-release-indication socket=conn indication=di1"},
@@ -229,7 +229,12 @@ func cmdEvents(in *Interp, c *Command, a *args) error {
 	defer in.freeControl(b)
 	head := fmt.Sprintf("WskControlSocket(Socket=%s, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, EventMask=%s, Irp=%s)", s.Name(), wsk.EventMaskString(uint32(mask)), in.irpName(i))
 	in.wskIRPCall(head, i, nil, func() nt.Status {
-		return in.prov.WskControlSocket(s, nt.WskSetOption, nt.SO_WSK_EVENT_CALLBACK, nt.SOL_SOCKET, wsk.EventCallbackControlSize, b, 0, nil, nil, i)
+		st := in.prov.WskControlSocket(s, nt.WskSetOption, nt.SO_WSK_EVENT_CALLBACK, nt.SOL_SOCKET, wsk.EventCallbackControlSize, b, 0, nil, nil, i)
+		// The control block is lent to the IRP: it is freed only once the
+		// IRP has completed (the world runs until it has).
+		for i != nil && i.InFlight() && in.w.Step() {
+		}
+		return st
 	})
 	return nil
 }

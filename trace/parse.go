@@ -24,9 +24,11 @@ const (
 	EvComplete
 	EvEnv
 	EvNote
+	EvCallback       // the provider calls a driver's event callback (evparse.go)
+	EvCallbackReturn // and it returns
 )
 
-var evNames = map[string]EventKind{"call": EvCall, "return": EvReturn, "complete": EvComplete, "env": EvEnv, "note": EvNote}
+var evNames = map[string]EventKind{"call": EvCall, "return": EvReturn, "complete": EvComplete, "env": EvEnv, "note": EvNote, "callback": EvCallback, "callback_return": EvCallbackReturn}
 
 func (k EventKind) String() string {
 	for n, v := range evNames {
@@ -142,7 +144,8 @@ type Parser struct {
 	voidOpen []uint64
 	irpCall  map[string]*fnSpec
 	buf      []byte
-	fields   []field // arena of the current line's scanned fields (p.scan)
+	fields   []field            // arena of the current line's scanned fields (p.scan)
+	cbOpen   map[uint64]*fnSpec // callbacks without their callback_return (evparse.go)
 }
 
 // NewParser returns a parser reading r.
@@ -319,11 +322,13 @@ func (p *Parser) Next() (*Event, error) {
 func (p *Parser) Line() int { return p.line }
 
 var commonKeys = map[EventKind]map[string]bool{
-	EvCall:     {"seq": true, "ev": true, "fn": true, "args": true, "irql": true},
-	EvReturn:   {"seq": true, "ev": true, "call": true, "status": true, "value": true, "out": true},
-	EvComplete: {"seq": true, "ev": true, "irp": true, "status": true, "information": true, "out": true, "pending_returned": true, "routine_returned": true, "irql": true},
-	EvEnv:      {"seq": true, "ev": true, "what": true},
-	EvNote:     {"seq": true, "ev": true, "text": true},
+	EvCall:           {"seq": true, "ev": true, "fn": true, "args": true, "irql": true},
+	EvReturn:         {"seq": true, "ev": true, "call": true, "status": true, "value": true, "out": true},
+	EvComplete:       {"seq": true, "ev": true, "irp": true, "status": true, "information": true, "out": true, "pending_returned": true, "routine_returned": true, "irql": true},
+	EvEnv:            {"seq": true, "ev": true, "what": true},
+	EvNote:           {"seq": true, "ev": true, "text": true},
+	EvCallback:       {"seq": true, "ev": true, "fn": true, "args": true, "irql": true},
+	EvCallbackReturn: {"seq": true, "ev": true, "call": true, "status": true, "out": true},
 }
 
 func (p *Parser) parseEvent(line []byte) (*Event, *Error) {
@@ -367,7 +372,7 @@ func (p *Parser) parseEvent(line []byte) (*Event, *Error) {
 	}
 	ev.Kind = evNames[evs]
 	if ev.Kind == 0 {
-		return nil, errAt(ln, evf.vcol, "unknown event kind "+strconv.Quote(evs)+" (want call, return, complete, env or note)")
+		return nil, errAt(ln, evf.vcol, "unknown event kind "+strconv.Quote(evs)+" (want call, return, complete, env, note, callback or callback_return)")
 	}
 	allowed := commonKeys[ev.Kind]
 	var envSp *envSpec
@@ -405,6 +410,10 @@ func (p *Parser) parseEvent(line []byte) (*Event, *Error) {
 		perr = p.parseReturn(ev, get)
 	case EvComplete:
 		perr = p.parseComplete(ev, get)
+	case EvCallback:
+		perr = p.parseCallback(ev, get)
+	case EvCallbackReturn:
+		perr = p.parseCallbackReturn(ev, get)
 	case EvEnv:
 		perr = p.parseEnv(ev, envSp, fs)
 	case EvNote:
@@ -1140,6 +1149,8 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 			v.Fields = append(v.Fields, Arg{Name: g.key, Val: sv})
 		}
 		return v, nil
+	case pIndication:
+		return p.indication(ln, f, pp, binds, depth)
 	case pText:
 		if s, ok := rawString(raw); ok {
 			v.Kind, v.Name = Text, s
@@ -1155,6 +1166,9 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 }
 
 func (p *Parser) buffer(ln int, f field, fs []field, v Value) (Value, *Error) {
+	if ev, ok, err := p.eventControlBuffer(ln, fs, v); ok {
+		return ev, err
+	}
 	b := &Buffer{}
 	forms := 0
 	for _, g := range fs {

@@ -47,6 +47,11 @@ func (r *replayer) step(q *qev) {
 	case EvEnv:
 		r.alignSeq(ev.Seq)
 		r.env(q)
+	case EvCallback:
+		r.alignSeq(ev.Seq)
+		r.callbackShown(q)
+	case EvCallbackReturn:
+		// Matched by the callback it returns from (evreplay.go).
 	case EvNote:
 	}
 }

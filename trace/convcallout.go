@@ -26,6 +26,7 @@ type inferredCallout struct {
 	apply    *Event // its first FwpsApplyModifiedLayerData0 with connectRequest or bindRequest
 	action   string // its first classify_return's actionType
 	varied   bool   // it applied different data on different classifies
+	pended   bool   // it pended a classify (FwpsPendClassify0)
 	declared bool
 }
 
@@ -59,6 +60,8 @@ func inferCallouts(evs []*Event) map[int][]*inferredCallout {
 			cur = nil
 		case e.Kind == EvCall && cur != nil && e.Fn == "FwpsQueryConnectionRedirectState0":
 			cur.queried = true
+		case e.Kind == EvCall && cur != nil && e.Fn == "FwpsPendClassify0":
+			cur.pended = true
 		case e.Kind == EvCall && cur != nil && e.Fn == "FwpsApplyModifiedLayerData0":
 			_, cr := e.Arg("connectRequest")
 			_, br := e.Arg("bindRequest")
@@ -129,6 +132,9 @@ func (c *converter) declareCallouts(k int) {
 func (ic *inferredCallout) scenarioArgs(c *converter) (string, string) {
 	if ic.varied {
 		return "", "it applied different layer data on different classifies"
+	}
+	if ic.pended {
+		return "", "it pends its classifies (FwpsPendClassify0) and the driver completes them on its own schedule"
 	}
 	if e := ic.apply; e != nil {
 		if v, ok := e.Arg("bindRequest"); ok {

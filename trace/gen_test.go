@@ -235,6 +235,7 @@ var conformingPrograms = map[string]genProgram{
 	"fwps-callout":        func() []byte { return calloutProgram(false) },
 	"fwps-bind-callout":   bindCalloutProgram,
 	"fwps-source-rewrite": sourceRewriteProgram,
+	"fwps-peer-pended":    peerPendedProgram,
 	"fwps-udp-proxy":      udpProxyProgram,
 	"wsk-udp-redirected": func() []byte {
 		d := newDrv("a WSK DNS proxy serving a flow another vendor's callout redirected (env redirected_datagram): the first datagram brings the records and the context, the proxy forwards it with the records and relays the answer; the application's second datagram of the flow comes without control information", 36, syncPolicy("inline")).start()
@@ -672,6 +673,46 @@ func sourceRewriteProgram() []byte {
 	d.wait()
 	d.close(out)
 	d.close(lan)
+	return d.stop()
+}
+
+// peerPendedProgram: a callout pends the classify of a peer's connect to
+// the driver's listener (FwpsPendClassify0) and the driver completes it later
+// (FwpsCompleteClassify0, PERMIT): the peer's connect waits for it, as a
+// driver socket's WskConnect would, so the driver's WskAccept, pending
+// meanwhile, completes only after the completion.
+func peerPendedProgram() []byte {
+	d := newDrv("a callout pends the classify of a peer's connect; the peer's connect waits, and the driver's pending WskAccept completes once the driver completes the classify with FWP_ACTION_PERMIT", 38, syncPolicy("inline")).start()
+	var pended uint64
+	co, _ := d.e.RegisterCallout("P1", wfp.FWPS_LAYER_ALE_CONNECT_REDIRECT_V4, func(c *wfp.Classify) {
+		if c.Out.Rights&wfp.FWPS_RIGHT_ACTION_WRITE == 0 {
+			return
+		}
+		var ch uint64
+		if c.Engine.FwpsAcquireClassifyHandle0(c.ClassifyContext, 0, &ch) != nt.STATUS_SUCCESS {
+			return
+		}
+		if c.Engine.FwpsPendClassify0(ch, c.Filter.FilterId, 0, c.Out) == nt.STATUS_SUCCESS {
+			pended = ch
+			return
+		}
+		c.Engine.FwpsReleaseClassifyHandle0(ch)
+	})
+	sub := d.e.AddSublayer("pender", 0x9000)
+	_, _ = d.e.AddFilter(wfp.Filter{Name: "P1", Callout: co, Weight: 10, Sublayer: sub, RemoteMatch: ap("127.0.0.1:7010")})
+	ls := d.listener("127.0.0.1:7010")
+	_, _, _ = d.p.PeerConnect(d.peer, netip0, ap("127.0.0.1:7010"))
+	var la, ra netip.AddrPort
+	d.p.WskAccept(ls, 0, nil, nil, &la, &ra, d.arm())
+	d.w.RunUntilIdle() // nothing to accept yet: the peer's connect waits for the classify
+	if pended != 0 {
+		d.e.FwpsCompleteClassify0(pended, 0, &wfp.ClassifyOut{ActionType: wfp.FWP_ACTION_PERMIT, Rights: wfp.FWPS_RIGHT_ACTION_WRITE})
+		d.e.FwpsReleaseClassifyHandle0(pended)
+	}
+	d.wait()
+	in := d.p.SocketFromInformation(d.i.IoStatus.Information)
+	d.close(in)
+	d.close(ls)
 	return d.stop()
 }
 

@@ -4,6 +4,16 @@
 // they call, redirect handles, and the redirect-record store behind
 // SIO_QUERY/SET_WFP_CONNECTION_REDIRECT_RECORDS.
 //
+// Filters are arbitrated as the filter-arbitration page says
+// (https://learn.microsoft.com/windows/win32/fwp/filter-arbitration):
+// sublayers by weight, filters by weight within one until the first PERMIT
+// or BLOCK, every sublayer evaluated, and the results combined by
+// FWPS_RIGHT_ACTION_WRITE (soft and hard decisions, the callout veto). Give
+// each vendor's filters a sublayer of its own (AddSublayer), as the Filter
+// Weight Assignment page recommends: vendors sharing one sublayer stop at
+// the first one's PERMIT. A callout may rewrite the source of a connect
+// (localAddressAndPort at ALE_CONNECT_REDIRECT, ConnectResult.Local).
+//
 // It imports only nt and sim. Package wsk calls it: ClassifyBind for every
 // bind (ALE_BIND_REDIRECT: a callout may block it or rewrite the local
 // address in FWPS_BIND_REQUEST0, see FwpsAcquireWritableLayerDataPointer0Bind),

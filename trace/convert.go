@@ -642,7 +642,9 @@ func (c *converter) env(e *Event) {
 	}
 	switch e.What {
 	case "peer_listen":
-		c.cmd("peer-listen process=peer addr=%s", addrText(f("addr")))
+		c.cmd("peer-listen process=peer addr=%s name=%s", addrText(f("addr")), c.bind(listenerName(f("addr"))))
+	case "peer_accept":
+		c.cmd("peer-accept listener=%s name=%s", c.ref(listenerName(f("addr"))), c.bind(f("name").Name))
 	case "peer_connect":
 		from := ""
 		if v := f("from"); v.Kind == Addr {
@@ -704,4 +706,10 @@ func (c *converter) env(e *Event) {
 	default:
 		c.comment("no scenario command replays a recorded classifyFn: env %s (seq %d) %s", e.What, e.Seq, argsText(e.Fields))
 	}
+}
+
+// listenerName is the scenario name convert gives the peer listening at addr
+// (a trace names a peer listener by its address only).
+func listenerName(addr Value) string {
+	return "listen_" + strings.NewReplacer(".", "_", ":", "_", "[", "", "]", "", "%", "_").Replace(addrText(addr))
 }

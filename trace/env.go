@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/wsksim/wsksim/wsk"
 )
@@ -38,9 +39,27 @@ func (r *replayer) env(q *qev) {
 	}
 	switch ev.What {
 	case "peer_listen":
-		if _, err := r.p.PeerListen(r.peerProc(), f("addr").AP); err != nil {
+		pl, err := r.p.PeerListen(r.peerProc(), f("addr").AP)
+		if err != nil {
 			fail(err)
+			return
 		}
+		if r.ws.listeners == nil {
+			r.ws.listeners = map[netip.AddrPort]*wsk.PeerListener{}
+		}
+		r.ws.listeners[unmapAP(f("addr").AP)] = pl
+	case "peer_accept":
+		pl := r.ws.listeners[unmapAP(f("addr").AP)]
+		if pl == nil {
+			fail(fmt.Errorf("no peer listens at %v (env peer_listen)", f("addr").AP))
+			return
+		}
+		pc := pl.Accept()
+		if pc == nil {
+			fail(fmt.Errorf("the peer listening at %v has accepted no connection here", f("addr").AP))
+			return
+		}
+		r.bindObj(f("name").Name, pc, pc.Name())
 	case "peer_connect":
 		r.registerCallouts(ev)
 		from := f("from").AP

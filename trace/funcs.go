@@ -151,6 +151,12 @@ func init() {
 			a("InvokeOnSuccess", pBool), a("InvokeOnError", pBool), a("InvokeOnCancel", pBool)}, maxIRQ: "DISPATCH_LEVEL"},
 		// Extension (docs/wsktrace.md): completing a passed-down IRP (env irp_dispatch).
 		{name: "IoCompleteRequest", group: "io", args: []param{irpArg(), a("Status", pStatus), a("Information", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
+		// Extension (docs/wsktrace.md): an IRP handed to a driver below that
+		// the trace shows as a black box (the scenario language's stand-in
+		// provider): "Function" names what it stands in for, Buffer… are pool
+		// ranges lent to the IRP. Replayed by the IRP-level stand-in.
+		{name: "IoCallDriver", group: "stand-in", args: []param{withDef(a("DeviceObject", pPtr), trueValue), irpArg(), a("Function", pText),
+			a("Buffer", pBuf), a("Buffer2", pBuf), a("Buffer3", pBuf), a("Buffer4", pBuf)}, ret: retStatus, maxIRQ: "DISPATCH_LEVEL"},
 		{name: "IoCancelIrp", group: "io", args: []param{irpArg()}, ret: retValue, value: a("value", pBool), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "ExAllocatePool2", group: "pool", args: []param{a("Flags", pInt), a("NumberOfBytes", pInt), a("Tag", pInt)}, ret: retValue, value: nb("value", ObjPool), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "ExFreePoolWithTag", group: "pool", args: []param{freeing(o("P", ObjPool)), a("Tag", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
@@ -237,6 +243,9 @@ func init() {
 		{what: "peer_connect", fields: []param{req(a("to", pAddr)), req(label("name", ObjPeer)), a("from", pAddr)}},
 		{what: "peer_send", fields: []param{req(o("conn", ObjPeer)), req(a("data", pBuf))}},
 		{what: "peer_close", fields: []param{req(freeing(o("conn", ObjPeer)))}},
+		// The peer listening at addr took the connection it accepted first and
+		// the trace has not named yet (or, when there is none, the next one).
+		{what: "peer_accept", fields: []param{req(a("addr", pAddr)), req(label("name", ObjPeer))}},
 		{what: "redirected_connect", fields: []param{req(label("name", ObjApp)), req(a("from", pAddr)), req(a("original", pAddr)), req(a("to", pAddr)),
 			req(param{name: "handle", kind: pText}), a("context", pBuf), a("target_pid", pInt)}},
 		{what: "redirect_policy", fields: []param{req(param{name: "handle", kind: pText}), req(a("match", pAddr)), req(a("to", pAddr)), a("context", pBuf), a("target_pid", pInt)}},

@@ -1067,6 +1067,15 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 		if pp.kind == pOutBuf {
 			return bad(`a buffer or {"bind":"name"}`)
 		}
+		if s, ok := rawString(raw); ok && pp.kind == pBindArg && pp.obj != "" {
+			// Caller memory that already holds a live object of this kind (WskRegister
+			// on a registration that is registered): the name, not a new binding.
+			if ni := p.names[s]; ni != nil && ni.kind == pp.obj {
+				v.Kind, v.Name = Name, s
+				return v, nil
+			}
+			return v, errAt(ln, col, strconv.Quote(s)+" is not a live "+pp.obj+`; expected {"bind":"name"} or the name of one`)
+		}
 		return bad(`{"bind":"name"}`)
 	case pAddr:
 		if isNull {

@@ -87,6 +87,9 @@ type wskState struct {
 	sizes   map[blobKey]uint64   // trace size of a socket's records/context
 	peer    *wsk.Process         // the user-mode process peers run in
 	learned map[string]bool      // machine facts taken from the trace
+	// listeners are the peers listening, by address (env peer_listen), for
+	// env peer_accept.
+	listeners map[netip.AddrPort]*wsk.PeerListener
 	regs    map[*wsk.Registration]bool
 }
 
@@ -268,11 +271,14 @@ func (r *replayer) wskCall(q *qev) {
 		}
 		var reg *wsk.Registration
 		rv := arg("WskRegistration")
-		if rv.Kind == Bind {
+		switch rv.Kind {
+		case Bind:
 			reg = &wsk.Registration{}
+		case Name:
+			reg = r.regOf(rv)
 		}
 		st := p.WskRegister(npi, reg)
-		if reg != nil {
+		if reg != nil && rv.Kind == Bind {
 			r.bindObj(rv.Name, reg, reg.Name())
 		}
 		r.checkWskReturn(ev, "WskRegister", st)

@@ -622,6 +622,9 @@ func (pl *PeerListener) Accept() *PeerConn {
 	}
 	pc := pl.accepted[0]
 	pl.accepted = pl.accepted[1:]
+	// The trace names the connection here (wsktrace v1 env peer_accept), so
+	// later peer_send/peer_close of it can say which one.
+	pl.p.w.TraceEnv("peer_accept", sim.F("addr", sim.Str(pl.addr.String())), sim.F("name", sim.Str(pc.name)))
 	return pc
 }
 

@@ -262,6 +262,7 @@ type Interp struct {
 	name  string
 	opts  Options
 	seed  uint64
+	ties  *tieRecorder
 	w     *sim.World
 	io    *irp.Manager
 	out   *strings.Builder
@@ -297,7 +298,12 @@ func (in *Interp) Seed() uint64 { return in.seed }
 
 func (in *Interp) world() *sim.World {
 	if in.w == nil {
-		in.w = sim.NewWorld(sim.Config{Seed: in.seed, Chooser: in.opts.Chooser, Trace: in.opts.Trace, TraceSource: "wsksim scenario " + path.Base(in.name), MaxEvents: in.opts.MaxEvents})
+		var ch sim.Chooser = in.opts.Chooser
+		if ch == nil {
+			ch = sim.NewPRNG(in.seed) // the world's default chooser
+		}
+		in.ties = &tieRecorder{inner: ch}
+		in.w = sim.NewWorld(sim.Config{Seed: in.seed, Chooser: in.ties, Trace: in.opts.Trace, TraceSource: "wsksim scenario " + path.Base(in.name), MaxEvents: in.opts.MaxEvents})
 		in.io = irp.NewManager(in.w)
 		in.eng = wfp.NewEngine(in.w)
 		p, err := wsk.NewProvider(in.io, wsk.Config{Engine: in.eng})
@@ -439,4 +445,19 @@ func (in *Interp) traceSoFar() (string, error) {
 		return "", err
 	}
 	return buf.String(), nil
+}
+
+// tieRecorder passes every choice to the world's chooser and keeps the answers
+// to wfp.filter-tie, which the trace's env filter carries (docs/wsktrace.md).
+type tieRecorder struct {
+	inner sim.Chooser
+	ties  []int
+}
+
+func (t *tieRecorder) Choose(label string, n int) int {
+	v := t.inner.Choose(label, n)
+	if label == wfp.ChoiceFilterTie && len(t.ties) < 64 {
+		t.ties = append(t.ties, v)
+	}
+	return v
 }

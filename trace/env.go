@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/wsksim/wsksim/sim"
+
 	"github.com/wsksim/wsksim/wsk"
 )
 
@@ -176,6 +178,30 @@ func (r *replayer) env(q *qev) {
 			return
 		}
 		r.bindObj(f("irp").Name, i, i.Name())
+	case "sublayer", "filter", "filter_delete":
+		r.filterEnv(ev, fail)
+	case "pin":
+		v, err := sim.ParseChoiceValue(f("choice").Name, f("value").Name)
+		if err == nil {
+			err = r.w.Pin(f("choice").Name, v)
+		}
+		if err != nil {
+			fail(err)
+		}
+	case "unpin":
+		r.w.Unpin(f("choice").Name)
+	case "policy":
+		if err := r.w.SetPolicy(f("id").Name, f("option").Name); err != nil {
+			fail(err)
+		}
+	case "rule_action":
+		ac, err := sim.ParseAction(f("action").Name)
+		if err == nil {
+			err = r.w.SetAction(f("rule").Name, ac)
+		}
+		if err != nil {
+			fail(err)
+		}
 	case "classify":
 		r.classifyEnv(q)
 	case "classify_return":

@@ -246,7 +246,7 @@ func init() {
 		// The peer listening at addr took the connection it accepted first and
 		// the trace has not named yet (or, when there is none, the next one).
 		{what: "peer_accept", fields: []param{req(a("addr", pAddr)), req(label("name", ObjPeer))}},
-		{what: "redirected_connect", fields: []param{req(label("name", ObjApp)), req(a("from", pAddr)), req(a("original", pAddr)), req(a("to", pAddr)),
+		{what: "redirected_connect", fields: []param{req(label("name", ObjPeer)), req(a("from", pAddr)), req(a("original", pAddr)), req(a("to", pAddr)),
 			req(param{name: "handle", kind: pText}), a("context", pBuf), a("target_pid", pInt)}},
 		{what: "redirect_policy", fields: []param{req(param{name: "handle", kind: pText}), req(a("match", pAddr)), req(a("to", pAddr)), a("context", pBuf), a("target_pid", pInt)}},
 		// Extensions (docs/oracle.md): a process the driver may name as an OwningProcess.
@@ -269,6 +269,17 @@ func init() {
 		{what: "classify", fields: []param{req(param{name: "layer", kind: pText}), req(param{name: "callout", kind: pText}), a("filter", pInt),
 			a("local", pAddr), a("remote", pAddr), a("protocol", pInt), a("flags", pInt), a("currentMetadataValues", pInt), a("processId", pInt),
 			a("rights", pInt), a("redirectRecords", pInt), a("originalDestination", pAddr), a("localRedirectTargetPID", pInt)}},
+		// World facts a scenario pins (docs/wsktrace.md): filter arbitration
+		// (sublayer, filter, filter_delete), choice-point pins, policy
+		// options and rule actions.
+		{what: "sublayer", fields: []param{req(param{name: "name", kind: pText}), req(a("weight", pInt))}},
+		{what: "filter", fields: []param{req(a("filter", pInt)), req(param{name: "layer", kind: pText}), param{name: "callout", kind: pText},
+			a("action", pInt), a("weight", pInt), param{name: "sublayer", kind: pText}, a("remote", pAddr), param{name: "tie", kind: pText}}},
+		{what: "filter_delete", fields: []param{req(a("filter", pInt))}},
+		{what: "pin", fields: []param{req(param{name: "choice", kind: pText}), req(param{name: "value", kind: pText})}},
+		{what: "unpin", fields: []param{req(param{name: "choice", kind: pText})}},
+		{what: "policy", fields: []param{req(param{name: "id", kind: pText}), req(param{name: "option", kind: pText})}},
+		{what: "rule_action", fields: []param{req(param{name: "rule", kind: pText}), req(param{name: "action", kind: pText})}},
 		// The callout's classifyFn returned with this classifyOut.
 		{what: "classify_return", fields: []param{req(param{name: "callout", kind: pText}), a("filter", pInt), req(a("actionType", pInt)),
 			a("rights", pInt), a("flags", pInt)}},

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wsksim/wsksim/nt"
+	"github.com/wsksim/wsksim/sim"
 	"github.com/wsksim/wsksim/wfp"
 )
 
@@ -20,6 +21,10 @@ import (
 const docClassify = "https://learn.microsoft.com/windows-hardware/drivers/network/using-bind-or-connect-redirection"
 
 type tcallout struct {
+	// declared: an env filter named this callout, so its filters and their
+	// conditions are the model's; no condition is inferred from classifies.
+	declared    bool
+	c           *wfp.Callout
 	name        string
 	layer       wfp.Layer
 	filter      *wfp.Filter
@@ -42,6 +47,12 @@ type fwpsState struct {
 	callouts map[string]*tcallout
 	stack    []*clsFrame
 	top      *qev // a top-level classify event the synthesized classify consumes
+	// sublayers and filters the trace declared (env sublayer, env filter), by
+	// name and by the trace's FilterId; ties are the wfp.filter-tie answers of
+	// the env filter being added.
+	sublayers map[string]*wfp.Sublayer
+	filters   map[uint64]*wfp.Filter
+	ties      []int
 }
 
 // chandle is a classify handle the trace bound.
@@ -97,6 +108,7 @@ func (r *replayer) calloutFor(e *Event) *tcallout {
 	if err != nil {
 		return nil
 	}
+	tc.c = c
 	f, err := r.e.AddFilter(wfp.Filter{Name: "trace callout " + name, Callout: c, Weight: uint64(1000 - len(r.fw.callouts))})
 	if err != nil {
 		return nil
@@ -176,7 +188,7 @@ func (r *replayer) calloutFn(tc *tcallout, c *wfp.Classify) {
 		q, r.fw.top = r.fw.top, nil
 	} else {
 		q = r.nextUnmatched()
-		if (q == nil || q.ev.Kind != EvEnv || q.ev.What != "classify") && c.Layer.IsConnectRedirect() && len(tc.remotes) > 0 && !tc.remotes[unmapAP(c.RemoteAddress)] {
+		if (q == nil || q.ev.Kind != EvEnv || q.ev.What != "classify") && !tc.declared && c.Layer.IsConnectRedirect() && len(tc.remotes) > 0 && !tc.remotes[unmapAP(c.RemoteAddress)] {
 			// The trace never shows this callout classifying this
 			// destination: its filter's conditions (not in the trace)
 			// exclude it. The classifyFn leaves the classify alone.
@@ -428,7 +440,9 @@ func (r *replayer) fwpsCall(q *qev) {
 	case "FwpsAcquireWritableLayerDataPointer0":
 		ch := r.chOf(arg("classifyHandle"))
 		fid := arg("filterId").U
-		if fr != nil && (fid == fr.tc.traceFilter || fid == 0 && fr.tc.traceFilter == 0) {
+		if mf := r.fw.filters[fid]; mf != nil {
+			fid = mf.FilterId
+		} else if fr != nil && fr.tc.filter != nil && (fid == fr.tc.traceFilter || fid == 0 && fr.tc.traceFilter == 0) {
 			fid = fr.tc.filter.FilterId
 		}
 		var out *wfp.ClassifyOut
@@ -496,7 +510,9 @@ func (r *replayer) fwpsCall(q *qev) {
 	case "FwpsPendClassify0":
 		ch := r.chOf(arg("classifyHandle"))
 		fid := arg("filterId").U
-		if fr != nil && fid == fr.tc.traceFilter {
+		if mf := r.fw.filters[fid]; mf != nil {
+			fid = mf.FilterId
+		} else if fr != nil && fr.tc.filter != nil && fid == fr.tc.traceFilter {
 			fid = fr.tc.filter.FilterId
 		}
 		var out *wfp.ClassifyOut
@@ -668,4 +684,95 @@ func appliedPointer[T any](r *replayer, mv Value, held map[uint64]*T, ch uint64)
 		return v
 	}
 	return nil
+}
+
+// filterEnv replays env sublayer, filter and filter_delete: the filters a
+// scenario (or a harness that logs them) added, so the model arbitrates with
+// the same sublayers, weights, conditions and tie order.
+func (r *replayer) filterEnv(ev *Event, fail func(error)) {
+	f := func(n string) Value { v, _ := ev.Arg(n); return v }
+	if r.fw.sublayers == nil {
+		r.fw.sublayers = map[string]*wfp.Sublayer{}
+		r.fw.filters = map[uint64]*wfp.Filter{}
+	}
+	if r.fw.callouts == nil {
+		r.fw.callouts = map[string]*tcallout{}
+	}
+	switch ev.What {
+	case "sublayer":
+		w := f("weight").U
+		if w > 0xFFFF {
+			fail(fmt.Errorf("sublayer weight %d: a sublayer weight is 16 bits", w))
+			return
+		}
+		r.fw.sublayers[f("name").Name] = r.e.AddSublayer(f("name").Name, uint16(w))
+	case "filter_delete":
+		mf := r.fw.filters[f("filter").U]
+		if mf == nil {
+			fail(fmt.Errorf("filter %d is not a filter the trace added (env filter)", f("filter").U))
+			return
+		}
+		r.e.RemoveFilter(mf)
+		delete(r.fw.filters, f("filter").U)
+	case "filter":
+		layer, ok := parseLayer(f("layer").Name)
+		if !ok {
+			fail(fmt.Errorf("unknown layer %q", f("layer").Name))
+			return
+		}
+		nf := wfp.Filter{Name: fmt.Sprintf("trace filter %d", f("filter").U), Layer: layer, Weight: f("weight").U, RemoteMatch: f("remote").AP}
+		if v, ok := ev.Arg("action"); ok {
+			nf.Action = wfp.Action(v.U)
+		}
+		if v, ok := ev.Arg("sublayer"); ok {
+			s := r.fw.sublayers[v.Name]
+			if s == nil {
+				fail(fmt.Errorf("sublayer %q was not declared (env sublayer)", v.Name))
+				return
+			}
+			nf.Sublayer = s
+		}
+		if v, ok := ev.Arg("callout"); ok {
+			tc := r.fw.callouts[v.Name]
+			if tc == nil {
+				tc = &tcallout{declared: true, name: v.Name, layer: layer, remotes: map[netip.AddrPort]bool{}, skipped: map[netip.AddrPort]bool{}, traceFilter: f("filter").U}
+				c, err := r.e.RegisterCallout(v.Name, layer, func(c *wfp.Classify) { r.calloutFn(tc, c) })
+				if err != nil {
+					fail(err)
+					return
+				}
+				tc.c = c
+				r.fw.callouts[v.Name] = tc
+			}
+			if tc.c == nil {
+				fail(fmt.Errorf("callout %s was registered before the trace declared its filters", v.Name))
+				return
+			}
+			nf.Callout = tc.c
+		}
+		r.fw.ties = r.fw.ties[:0]
+		if v, ok := ev.Arg("tie"); ok && v.Name != "" {
+			for _, o := range strings.Split(v.Name, ",") {
+				t, err := sim.ParseChoiceValue(wfp.ChoiceFilterTie, o)
+				if err != nil {
+					fail(err)
+					return
+				}
+				r.fw.ties = append(r.fw.ties, t)
+			}
+		}
+		mf, err := r.e.AddFilter(nf)
+		r.fw.ties = r.fw.ties[:0]
+		if err != nil {
+			fail(err)
+			return
+		}
+		r.fw.filters[f("filter").U] = mf
+		if nf.Callout != nil {
+			tc := r.fw.callouts[f("callout").Name]
+			if tc.filter == nil {
+				tc.filter, tc.traceFilter = mf, f("filter").U
+			}
+		}
+	}
 }

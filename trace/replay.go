@@ -568,6 +568,12 @@ func (r *replayer) choose(label string, n int) (int, string) {
 		// trace transferred (see wskBuf): the model then moves all of it.
 		return 0, ""
 	case label == wfp.ChoiceFilterTie:
+		// The answers the env filter being added carries (its "tie").
+		if len(r.fw.ties) > 0 {
+			v := r.fw.ties[0]
+			r.fw.ties = r.fw.ties[1:]
+			return v, ""
+		}
 		return 0, ""
 	}
 	if c, ok := sim.LookupChoice(label); ok {

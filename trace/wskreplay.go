@@ -90,7 +90,7 @@ type wskState struct {
 	// listeners are the peers listening, by address (env peer_listen), for
 	// env peer_accept.
 	listeners map[netip.AddrPort]*wsk.PeerListener
-	regs    map[*wsk.Registration]bool
+	regs      map[*wsk.Registration]bool
 }
 
 func (r *replayer) wsInit() {

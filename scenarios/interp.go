@@ -335,6 +335,11 @@ func (in *Interp) Exec(c *Command) (string, error) {
 	}
 	in.out.Reset()
 	a := &args{c: c}
+	nv := 0
+	if in.w != nil {
+		nv = in.w.ViolationCount()
+	}
+	defer in.unsupported(c, nv)
 	if err := cmd.run(in, c, a); err != nil {
 		return "", &ParseError{c.File, c.Line, c.Name + ": " + err.Error()}
 	}
@@ -460,4 +465,25 @@ func (t *tieRecorder) Choose(label string, n int) int {
 		t.ties = append(t.ties, v)
 	}
 	return v
+}
+
+// unsupported writes, for each violation a command recorded outside any
+// traced call (seq 0: the scenario touched driver memory, a callout's context,
+// a records blob... directly, which wsktrace v1 cannot express), a note that a
+// replay reports as a check the trace cannot support (docs/wsktrace.md). The
+// note takes a seq whether or not a trace is written. The leak checks of
+// close are replayed at the end of the trace, so close writes none.
+func (in *Interp) unsupported(c *Command, from int) {
+	if in.w == nil || c.Name == "close" || c.Name == "violations" || c.Name == "trace" {
+		return
+	}
+	vs := in.w.Violations()
+	if from > len(vs) {
+		return
+	}
+	for _, v := range vs[from:] {
+		if v.Seq == 0 {
+			in.w.TraceNote(fmt.Sprintf("unsupported check: %s: the scenario's %s broke it outside any call the trace shows", v.Rule, c.Name))
+		}
+	}
 }

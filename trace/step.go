@@ -48,6 +48,9 @@ func (r *replayer) step(q *qev) {
 		r.alignSeq(ev.Seq)
 		r.env(q)
 	case EvNote:
+		if u, ok := parseUnsupported(ev.Seq, ev.Text); ok && len(r.rep.Unsupported) < 1000 {
+			r.rep.Unsupported = append(r.rep.Unsupported, u)
+		}
 	}
 }
 

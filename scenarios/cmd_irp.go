@@ -641,17 +641,11 @@ func cmdProviderCall(in *Interp, c *Command, a *args) error {
 				if k > 0 {
 					key += strconv.Itoa(k + 1)
 				}
-				fs = append(fs, sim.F(key, sim.Len(l.n, l.b.Name())))
+				fs = append(fs, sim.F(key, sim.LenAt(l.n, l.off, l.b.Name())))
 			}
 			tf := f
 			tf.Fn = "IoCallDriver"
 			w.TraceCall(tf, fs...)
-		}
-		for _, l := range lends {
-			// A note takes a seq whether or not a trace is written.
-			if l.b != nil && l.off != 0 {
-				w.TraceNote(fmt.Sprintf("%s lends %s at offset %d: wsktrace has no offset for a lent range, so a replay lends it from offset 0", fn, l.b.Name(), l.off))
-			}
 		}
 		if !in.io.Submit(i, fn) {
 			w.Return(f, nt.STATUS_INVALID_PARAMETER)

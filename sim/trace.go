@@ -90,6 +90,15 @@ func Hex(b []byte, pool string) Value { return Value{kind: vHex, b: b, s: pool} 
 // Len is a buffer {"len":N} whose content does not matter, with optional pool.
 func Len(n uint64, pool string) Value { return Value{kind: vLen, u: n, s: pool} }
 
+// LenAt is a buffer {"len":N,"pool":pool,"offset":off}: N bytes at offset off
+// of pool block pool (the "offset" extension, docs/wsktrace.md).
+func LenAt(n, off uint64, pool string) Value {
+	if off == 0 {
+		return Len(n, pool)
+	}
+	return Value{kind: vLen, u: n, s: pool, fields: []Field{{Key: "offset", Val: Int(off)}}}
+}
+
 // Ref is a buffer {"ref":"name"} with optional pool; ref and pool are packed.
 func Ref(name, pool string) Value {
 	return Value{kind: vRef, s: name, fields: []Field{{Key: "pool", Val: Str(pool)}}}
@@ -129,7 +138,13 @@ func (v Value) AppendJSON(b []byte) []byte {
 	case vLen:
 		b = append(b, `{"len":`...)
 		b = strconv.AppendUint(b, v.u, 10)
-		return appendPool(b, v.s)
+		b = appendPool(b, v.s)
+		if len(v.fields) > 0 && v.s != "" {
+			b = append(b[:len(b)-1], `,"offset":`...)
+			b = strconv.AppendUint(b, v.fields[0].Val.u, 10)
+			b = append(b, '}')
+		}
+		return b
 	case vRef:
 		b = append(b, `{"ref":`...)
 		b = appendString(b, v.s)

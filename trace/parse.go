@@ -1202,12 +1202,23 @@ func (p *Parser) buffer(ln int, f field, fs []field, v Value) (Value, *Error) {
 				return v, errAt(ln, g.vcol, strconv.Quote(s)+" is "+article(ni.kind)+"; \"pool\" needs a pool block")
 			}
 			b.Pool = s
+		case "offset":
+			// Extension (docs/wsktrace.md): where in the pool block the
+			// buffer starts.
+			u, e := intOnly(ln, g)
+			if e != nil {
+				return v, e
+			}
+			b.Offset, b.HasOffset = u, true
 		default:
-			return v, errAt(ln, g.kcol, "unknown buffer key "+strconv.Quote(g.key)+" (want hex, b64, ref or len, and optionally pool)")
+			return v, errAt(ln, g.kcol, "unknown buffer key "+strconv.Quote(g.key)+" (want hex, b64, ref or len, and optionally pool and offset)")
 		}
 	}
 	if forms != 1 {
 		return v, errAt(ln, v.Col, strconv.Quote(f.key)+": a buffer needs exactly one of hex, b64, ref, len")
+	}
+	if b.HasOffset && b.Pool == "" {
+		return v, errAt(ln, v.Col, strconv.Quote(f.key)+`: "offset" needs "pool" (an offset into that pool block)`)
 	}
 	v.Kind, v.Buf = Buf, b
 	return v, nil

@@ -159,11 +159,12 @@ func buildSchema() obj {
 		"buffer": obj{
 			"type": "object",
 			"properties": obj{
-				"hex":  obj{"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"},
-				"b64":  obj{"type": "string", "pattern": "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"},
-				"ref":  ref("name"),
-				"len":  anyOf(obj{"type": "integer", "minimum": 0, "maximum": json.Number("18446744073709551615")}, obj{"type": "string", "pattern": "^0[xX][0-9a-fA-F]{1,16}$"}),
-				"pool": ref("name"),
+				"hex":    obj{"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"},
+				"b64":    obj{"type": "string", "pattern": "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"},
+				"ref":    ref("name"),
+				"len":    anyOf(obj{"type": "integer", "minimum": 0, "maximum": json.Number("18446744073709551615")}, obj{"type": "string", "pattern": "^0[xX][0-9a-fA-F]{1,16}$"}),
+				"pool":   ref("name"),
+				"offset": obj{"type": "integer", "minimum": 0, "maximum": json.Number("18446744073709551615")},
 			},
 			"additionalProperties": false,
 			"oneOf":                []any{obj{"required": []string{"hex"}}, obj{"required": []string{"b64"}}, obj{"required": []string{"ref"}}, obj{"required": []string{"len"}}},

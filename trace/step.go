@@ -334,13 +334,17 @@ func (r *replayer) standinCall(q *qev) {
 	var result nt.Status
 	var resultKnown bool
 	switch {
-	case !ev.spec.takesIRP() || !hasIRP || iv.Kind == Null:
+	case !ev.spec.takesIRP() || !hasIRP || iv.Kind == Null && ev.Fn != "IoCallDriver":
 		if ret != nil && ret.ev.HasStatus {
 			result, resultKnown = ret.ev.Status, true
 		}
 	default:
 		i := r.irpOf(iv)
-		if !r.m.Submit(i, ev.Fn) {
+		fn := ev.Fn
+		if v, ok := ev.Arg("Function"); ok && ev.Fn == "IoCallDriver" && v.Name != "" {
+			fn = v.Name // the function the driver below stands in for
+		}
+		if !r.m.Submit(i, fn) {
 			result, resultKnown = nt.STATUS_INVALID_PARAMETER, true
 			break
 		}
@@ -354,7 +358,7 @@ func (r *replayer) standinCall(q *qev) {
 				if a.Val.Buf.Form == BufRef {
 					n = r.blobSize[a.Val.Buf.Ref]
 				}
-				r.m.Lend(i, r.blockOf(Value{Kind: Name, Name: a.Val.Buf.Pool}), 0, n)
+				r.m.Lend(i, r.blockOf(Value{Kind: Name, Name: a.Val.Buf.Pool}), a.Val.Buf.Offset, n)
 			}
 		}
 		c := r.findComplete(iv.Name)

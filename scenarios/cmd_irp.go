@@ -775,6 +775,14 @@ func cmdSetCancelRoutine(in *Interp, c *Command, a *args) error {
 	if i == nil {
 		return fmt.Errorf("irp=NULL: IoSetCancelRoutine dereferences the IRP; that is an access violation, not a scenario")
 	}
+	// IoSetCancelRoutine is a DDI: traced as a call whose value is whether a
+	// routine was set before (the trace does not follow the pointer).
+	w := in.w
+	f := w.Begin("IoSetCancelRoutine")
+	if w.Tracing() {
+		w.TraceCall(f, sim.F("Irp", sim.Str(i.Name())), sim.F("CancelRoutine", sim.Ptr(!none)))
+	}
+	defer w.ReturnValue(f, sim.Null())
 	if none {
 		in.io.SetCancelRoutine(i, nil)
 		in.printf("IoSetCancelRoutine(Irp=%s, CancelRoutine=NULL)\n", i.Name())

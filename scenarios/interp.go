@@ -470,8 +470,8 @@ func (t *tieRecorder) Choose(label string, n int) int {
 // untraced are the commands whose effect on the model no wsktrace v1 event
 // shows: the driver touching its own memory (a pool block, a redirect
 // context, a records blob), the stand-in provider writing a lent buffer, a
-// cancel routine set on a passed-down IRP, a flow's end.
-var untraced = map[string]bool{"write-pool": true, "read-pool": true, "provider-deliver": true, "set-cancel-routine": true,
+// flow's end.
+var untraced = map[string]bool{"write-pool": true, "read-pool": true, "provider-deliver": true,
 	"callout-context": true, "end-flow": true, "records-copy": true, "records-decode": true, "records-forge": true, "records-corrupt": true}
 
 // unsupported writes, for each violation a command recorded outside any

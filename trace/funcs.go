@@ -157,6 +157,10 @@ func init() {
 		// ranges lent to the IRP. Replayed by the IRP-level stand-in.
 		{name: "IoCallDriver", group: "stand-in", args: []param{withDef(a("DeviceObject", pPtr), trueValue), irpArg(), a("Function", pText),
 			a("Buffer", pBuf), a("Buffer2", pBuf), a("Buffer3", pBuf), a("Buffer4", pBuf)}, ret: retStatus, maxIRQ: "DISPATCH_LEVEL"},
+		// Extension: a driver holding a passed-down IRP pending sets (or
+		// clears) its cancel routine; value is the previous routine (true or
+		// null; replay does not check it).
+		{name: "IoSetCancelRoutine", group: "io", args: []param{irpArg(), a("CancelRoutine", pPtr)}, ret: retValue, value: a("value", pPtr), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "IoCancelIrp", group: "io", args: []param{irpArg()}, ret: retValue, value: a("value", pBool), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "ExAllocatePool2", group: "pool", args: []param{a("Flags", pInt), a("NumberOfBytes", pInt), a("Tag", pInt)}, ret: retValue, value: nb("value", ObjPool), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "ExFreePoolWithTag", group: "pool", args: []param{freeing(o("P", ObjPool)), a("Tag", pInt)}, maxIRQ: "DISPATCH_LEVEL"},

@@ -251,6 +251,19 @@ func (r *replayer) call(q *qev) {
 		r.m.IoSetCompletionRoutine(r.irpOf(iv), rtn, iv.Name, arg("InvokeOnSuccess").B, arg("InvokeOnError").B, arg("InvokeOnCancel").B)
 	case "IoCompleteRequest":
 		r.m.IoCompleteRequest(r.irpOf(arg("Irp")), arg("Status").St, arg("Information").U)
+	case "IoSetCancelRoutine":
+		// The driver's cancel routine: what it does (IoCompleteRequest) the
+		// trace shows as the calls that follow.
+		if i := r.irpOf(arg("Irp")); i != nil {
+			if arg("CancelRoutine").Kind == Null {
+				r.m.SetCancelRoutine(i, nil)
+			} else {
+				r.m.SetCancelRoutine(i, func(*irp.IRP) {})
+			}
+		}
+		if ret := r.findReturn(ev.Seq); ret != nil {
+			ret.matched = true
+		}
 	case "IoCancelIrp":
 		i := r.irpOf(arg("Irp"))
 		ret := r.findReturn(ev.Seq)

@@ -220,6 +220,7 @@ type tracer struct {
 	buf   []byte
 	err   error
 	held  [][]byte // lines held while completion routines run
+	seqs  []uint64 // the seq of each held complete line (0 for others)
 	depth int
 }
 
@@ -239,6 +240,7 @@ func newTracer(w io.Writer, source, profile string) *tracer {
 func (t *tracer) line(fs []Field) {
 	if t.depth > 0 {
 		t.held = append(t.held, appendObject(nil, fs))
+		t.seqs = append(t.seqs, 0)
 		return
 	}
 	t.buf = appendObject(t.buf[:0], fs)
@@ -324,6 +326,7 @@ func (w *World) TraceCompleteBegin(irp string, st nt.Status, information Value, 
 	}
 	t := w.tr
 	t.held = append(t.held, appendObject(nil, fs))
+	t.seqs = append(t.seqs, seq)
 	t.depth++
 	return len(t.held) - 1
 }
@@ -343,6 +346,13 @@ func (w *World) TraceCompleteEnd(tok int, routineReturned nt.Status) {
 		line = Status(routineReturned).AppendJSON(line)
 		t.held[tok] = append(line, '}')
 	}
+	if end := w.seq; tok < len(t.seqs) && end > t.seqs[tok] {
+		// The routine's own events follow; say where they end.
+		line := t.held[tok]
+		line = append(line[:len(line)-1], `,"routine_end":`...)
+		line = strconv.AppendUint(line, end, 10)
+		t.held[tok] = append(line, '}')
+	}
 	t.depth--
 	if t.depth == 0 {
 		for k, l := range t.held {
@@ -352,6 +362,7 @@ func (w *World) TraceCompleteEnd(tok int, routineReturned nt.Status) {
 			t.held[k] = nil
 		}
 		t.held = t.held[:0]
+		t.seqs = t.seqs[:0]
 	}
 }
 

@@ -141,9 +141,9 @@ func TestTraceCompleteHoldsEvents(t *testing.T) {
 	assert.Equal(t, []string{
 		`{"wsktrace":1,"source":"wsksim"}`,
 		`{"seq":1,"ev":"call","fn":"WskSend","args":{}}`,
-		`{"seq":2,"ev":"complete","irp":"irp1","status":"STATUS_SUCCESS","information":5,"out":{"o":1},"pending_returned":true}`,
+		`{"seq":2,"ev":"complete","irp":"irp1","status":"STATUS_SUCCESS","information":5,"out":{"o":1},"pending_returned":true,"routine_end":5}`,
 		`{"seq":3,"ev":"call","fn":"IoFreeIrp","args":{"Irp":"irp2"}}`,
-		`{"seq":4,"ev":"complete","irp":"irp2","status":"STATUS_CANCELLED","information":{"bind":"sock1"},"routine_returned":"STATUS_SUCCESS"}`,
+		`{"seq":4,"ev":"complete","irp":"irp2","status":"STATUS_CANCELLED","information":{"bind":"sock1"},"routine_returned":"STATUS_SUCCESS","routine_end":5}`,
 		`{"seq":5,"ev":"note","text":"in inner routine"}`,
 		`{"seq":6,"ev":"return","call":1,"status":"STATUS_SUCCESS"}`,
 	}, traceLines(t, &b))

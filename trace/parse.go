@@ -69,7 +69,10 @@ type Event struct {
 	HasPendingReturned bool
 	PendingReturned    bool
 	RoutineReturned    nt.Status // STATUS_MORE_PROCESSING_REQUIRED when absent
-	IRQLSet            bool      // complete: "irql" given (an extension)
+	// RoutineEnd is the seq of the last event the completion routine caused
+	// (extension "routine_end"; 0: it made no call the trace shows).
+	RoutineEnd uint64
+	IRQLSet    bool // complete: "irql" given (an extension)
 
 	// env
 	What   string
@@ -303,7 +306,7 @@ func (p *Parser) Line() int { return p.line }
 var commonKeys = map[EventKind]map[string]bool{
 	EvCall:     {"seq": true, "ev": true, "fn": true, "args": true, "irql": true},
 	EvReturn:   {"seq": true, "ev": true, "call": true, "status": true, "value": true, "out": true},
-	EvComplete: {"seq": true, "ev": true, "irp": true, "status": true, "information": true, "out": true, "pending_returned": true, "routine_returned": true, "irql": true},
+	EvComplete: {"seq": true, "ev": true, "irp": true, "status": true, "information": true, "out": true, "pending_returned": true, "routine_returned": true, "irql": true, "routine_end": true},
 	EvEnv:      {"seq": true, "ev": true, "what": true},
 	EvNote:     {"seq": true, "ev": true, "text": true},
 }
@@ -705,6 +708,16 @@ func (p *Parser) parseComplete(ev *Event, get func(string) *field) *Error {
 			return e
 		}
 		ev.RoutineReturned = s
+	}
+	if f := get("routine_end"); f != nil {
+		u, e := intOnly(ln, *f)
+		if e != nil {
+			return e
+		}
+		if u <= ev.Seq {
+			return errAt(ln, f.vcol, `"routine_end" must be a seq after the complete's own`)
+		}
+		ev.RoutineEnd = u
 	}
 	if f := get("irql"); f != nil {
 		s, ok := rawString(f.val)

@@ -192,6 +192,7 @@ func buildSchema() obj {
 		"out":              obj{"type": "object"},
 		"pending_returned": obj{"type": "boolean"},
 		"routine_returned": ref("status"),
+		"routine_end":      ref("seq"),
 		"irql":             ref("irql"),
 	}, "irp", "status"))
 	var whats []string

@@ -152,7 +152,32 @@ func (r *replayer) routine(i *irp.IRP, ctx any) nt.Status {
 			fmt.Sprintf("pending_returned %t (the call returned %s)", i.PendingReturned, map[bool]string{true: "STATUS_PENDING", false: "its final status"}[i.PendingReturned]), docIRPs, "")
 	}
 	r.bindOuts(ev.Out)
+	if ev.RoutineEnd > ev.Seq {
+		r.routineEvents(ev.RoutineEnd)
+	}
 	return ev.RoutineReturned
+}
+
+// routineEvents replays, inside the completion routine being run, the events
+// the trace shows it caused (up to seq end, the complete's "routine_end"), so
+// the model sees them made from a completion routine.
+func (r *replayer) routineEvents(end uint64) {
+	outer := r.cur
+	defer func() { r.cur = outer }()
+	for !r.stopped {
+		q := r.nextUnmatched()
+		if q == nil || q.ev.Seq > end {
+			return
+		}
+		e := r.next()
+		if e == nil {
+			return
+		}
+		r.cur = e
+		r.rep.Events++
+		r.step(e)
+		r.collect(e.ev)
+	}
 }
 
 func (r *replayer) isStandin(irpName string) bool { return r.standinIRPs[irpName] }

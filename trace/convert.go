@@ -643,6 +643,10 @@ func (c *converter) env(e *Event) {
 	switch e.What {
 	case "peer_listen":
 		c.cmd("peer-listen process=peer addr=%s name=%s", addrText(f("addr")), c.bind(listenerName(f("addr"))))
+	case "peer_shutdown":
+		c.cmd("peer-close conn=%s how=shutdown", c.ref(f("conn").Name))
+	case "peer_listen_close":
+		c.cmd("peer-close listener=%s", c.ref(listenerName(f("addr"))))
 	case "peer_accept":
 		c.cmd("peer-accept listener=%s name=%s", c.ref(listenerName(f("addr"))), c.bind(f("name").Name))
 	case "peer_connect":

@@ -111,6 +111,21 @@ func (r *replayer) env(q *qev) {
 		if err := pc.Send(data); err != nil {
 			fail(err)
 		}
+	case "peer_shutdown":
+		pc, ok := r.objs[f("conn").Name].(*wsk.PeerConn)
+		if !ok {
+			fail(fmt.Errorf("%s is not a connection the model has", f("conn").Name))
+			return
+		}
+		pc.Shutdown()
+	case "peer_listen_close":
+		pl := r.ws.listeners[unmapAP(f("addr").AP)]
+		if pl == nil {
+			fail(fmt.Errorf("no peer listens at %v (env peer_listen)", f("addr").AP))
+			return
+		}
+		pl.Close()
+		delete(r.ws.listeners, unmapAP(f("addr").AP))
 	case "peer_close", "peer_reset":
 		pc, ok := r.objs[f("conn").Name].(*wsk.PeerConn)
 		if !ok {

@@ -250,6 +250,11 @@ func init() {
 		// The peer listening at addr took the connection it accepted first and
 		// the trace has not named yet (or, when there is none, the next one).
 		{what: "peer_accept", fields: []param{req(a("addr", pAddr)), req(label("name", ObjPeer))}},
+		// A peer half-closes its connection (FIN, shutdown(SD_SEND)) and keeps
+		// receiving; a peer stops listening (connections not yet accepted are
+		// reset).
+		{what: "peer_shutdown", fields: []param{req(o("conn", ObjPeer))}},
+		{what: "peer_listen_close", fields: []param{req(a("addr", pAddr))}},
 		{what: "redirected_connect", fields: []param{req(label("name", ObjPeer)), req(a("from", pAddr)), req(a("original", pAddr)), req(a("to", pAddr)),
 			req(param{name: "handle", kind: pText}), a("context", pBuf), a("target_pid", pInt)}},
 		{what: "redirect_policy", fields: []param{req(param{name: "handle", kind: pText}), req(a("match", pAddr)), req(a("to", pAddr)), a("context", pBuf), a("target_pid", pInt)}},

@@ -635,6 +635,7 @@ func (pl *PeerListener) Close() {
 	}
 	pl.closed = true
 	p := pl.p
+	p.w.TraceEnv("peer_listen_close", sim.F("addr", sim.Str(pl.addr.String())))
 	delete(p.net.listeners, pl.addr)
 	p.net.unbind(false, pl.addr.Port(), pl)
 	for _, pc := range pl.accepted {
@@ -788,6 +789,7 @@ func (pc *PeerConn) Shutdown() {
 	if pc.e.released {
 		return
 	}
+	pc.p.w.TraceEnv("peer_shutdown", sim.F("conn", sim.Str(pc.name)))
 	pc.p.fin(pc.e)
 }
 

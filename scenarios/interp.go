@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -259,21 +260,25 @@ func lookup(c *Command) (*command, error) {
 // Interp runs commands one at a time against one world. The datadriven test
 // harness drives it command by command; Run drives it over a whole file.
 type Interp struct {
-	name  string
-	opts  Options
-	seed  uint64
-	ties  *tieRecorder
-	w     *sim.World
-	io    *irp.Manager
-	out   *strings.Builder
-	seen  int // violations already printed
-	halt  bool
-	hist  []*Command
-	names map[string]any // display and bound names -> objects
-	bound map[any]string // object -> scenario name
-	irps  map[*irp.IRP]*irpState
-	pools []*irp.Block
-	lends map[*irp.IRP][]lendRec
+	name string
+	opts Options
+	seed uint64
+	ties *tieRecorder
+	// touched are the display names of objects an untraced command touched:
+	// a later violation outside any call that names one is a check the
+	// trace cannot support.
+	touched map[any]bool
+	w       *sim.World
+	io      *irp.Manager
+	out     *strings.Builder
+	seen    int // violations already printed
+	halt    bool
+	hist    []*Command
+	names   map[string]any // display and bound names -> objects
+	bound   map[any]string // object -> scenario name
+	irps    map[*irp.IRP]*irpState
+	pools   []*irp.Block
+	lends   map[*irp.IRP][]lendRec
 
 	// WFP and WSK (created with the world).
 	eng      *wfp.Engine
@@ -480,7 +485,7 @@ var untraced = map[string]bool{"write-pool": true, "read-pool": true, "provider-
 // note that a replay reports as a check the trace cannot support
 // (docs/wsktrace.md). The note takes a seq whether or not a trace is written.
 func (in *Interp) unsupported(c *Command, from int) {
-	if in.w == nil || !untraced[c.Name] {
+	if in.w == nil || (!untraced[c.Name] && len(in.touched) == 0) {
 		return
 	}
 	vs := in.w.Violations()
@@ -488,8 +493,37 @@ func (in *Interp) unsupported(c *Command, from int) {
 		return
 	}
 	for _, v := range vs[from:] {
-		if v.Seq == 0 {
+		if v.Seq != 0 {
+			continue
+		}
+		switch {
+		case untraced[c.Name]:
 			in.w.TraceNote(fmt.Sprintf("unsupported check: %s: the scenario's %s broke it outside any call the trace shows", v.Rule, c.Name))
+		case in.touchedAny(v.Objects):
+			in.w.TraceNote(fmt.Sprintf("unsupported check: %s: found by %s on %s, which a command the trace does not show touched", v.Rule, c.Name, strings.Join(v.Objects, " ")))
 		}
 	}
+	if untraced[c.Name] {
+		if in.touched == nil {
+			in.touched = map[any]bool{}
+		}
+		for _, a := range c.Args {
+			for _, val := range a.Vals {
+				for _, v := range strings.FieldsFunc(val, func(r rune) bool { return r == '(' || r == ')' || r == ':' || r == ',' }) {
+					if o, ok := in.names[v]; ok && o != nil && reflect.TypeOf(o).Comparable() && len(in.touched) < 4096 {
+						in.touched[o] = true
+					}
+				}
+			}
+		}
+	}
+}
+
+func (in *Interp) touchedAny(names []string) bool {
+	for _, n := range names {
+		if o, ok := in.names[n]; ok && o != nil && reflect.TypeOf(o).Comparable() && in.touched[o] {
+			return true
+		}
+	}
+	return false
 }

@@ -143,12 +143,16 @@ type Parser struct {
 	open     map[uint64]openCall
 	voidOpen []uint64
 	irpCall  map[string]*fnSpec
+	// irpPrev is the call an IRP was given to before irpCall's: a driver
+	// that passes an IRP still in flight to another call (refused by the
+	// provider) sees the earlier call's completion.
+	irpPrev map[string]*fnSpec
 	buf      []byte
 }
 
 // NewParser returns a parser reading r.
 func NewParser(r io.Reader) *Parser {
-	return &Parser{r: bufio.NewReaderSize(r, 64<<10), names: map[string]*nameInfo{}, open: map[uint64]openCall{}, irpCall: map[string]*fnSpec{}}
+	return &Parser{r: bufio.NewReaderSize(r, 64<<10), names: map[string]*nameInfo{}, open: map[uint64]openCall{}, irpCall: map[string]*fnSpec{}, irpPrev: map[string]*fnSpec{}}
 }
 
 // readLine returns the next line without its newline; io.EOF at the end.
@@ -483,6 +487,9 @@ func (p *Parser) parseCall(ev *Event, get func(string) *field) *Error {
 	if v, ok := ev.Arg("Irp"); ok && v.Kind == Name {
 		irpName = v.Name
 		if spec.info.kind == pInfo {
+			if old := p.irpCall[irpName]; old != nil && old != spec {
+				p.irpPrev[irpName] = old
+			}
 			p.irpCall[irpName] = spec
 		}
 	}
@@ -689,6 +696,14 @@ func (p *Parser) parseComplete(ev *Event, get func(string) *field) *Error {
 			what = "the completion of " + spec.name
 		}
 		out, e := p.outs(ln, *f, ps, what, &binds)
+		if prev := p.irpPrev[ev.IRP]; e != nil && prev != nil && spec != nil {
+			// The completion of the call the IRP was given to before (the
+			// later call could not take an IRP in flight).
+			var b2 []pendingBind
+			if out2, e2 := p.outs(ln, *f, prev.cout, "the completion of "+prev.name, &b2); e2 == nil {
+				out, e, binds, ev.Fn = out2, nil, append(binds, b2...), prev.name
+			}
+		}
 		if e != nil {
 			return e
 		}

@@ -2,15 +2,12 @@ package trace_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/wsksim/wsksim/scenarios"
-	"github.com/wsksim/wsksim/sim"
 	"github.com/wsksim/wsksim/trace"
 )
 
@@ -60,75 +57,10 @@ func selfConsistent(name string, src []byte, seed uint64) string {
 	if err != nil {
 		return "replay: " + err.Error()
 	}
-	var text bytes.Buffer
-	rep.WriteText(&text)
-	switch rep.Verdict {
-	case trace.Conforms, trace.Violations:
-	default:
-		return fmt.Sprintf("the replay does not agree (%v):\n%s", rep.Verdict, text.String())
-	}
-	got := rep.Violations
-	for _, u := range rep.Unsupported {
-		// A check the trace says it cannot support counts as the run's
-		// violation outside any call (seq 0).
-		got = append(got, trace.ViolationReport{Rule: u.Rule})
-	}
-	if d := violationDiff(res.Violations, got); d != "" {
-		return "the replay's violations differ from the run's: " + d + "\n" + text.String()
+	if d := trace.Disagreement(res.Violations, rep); d != "" {
+		var text bytes.Buffer
+		rep.WriteText(&text)
+		return d + "\n" + text.String()
 	}
 	return ""
-}
-
-// violationDiff compares the run's violations with the replay's: the same
-// rule IDs, the same number of each, and the same seqs where both have one.
-func violationDiff(run []sim.Violation, rep []trace.ViolationReport) string {
-	key := func(rule string, seq uint64) string { return rule + "@" + strconv.FormatUint(seq, 10) }
-	var a, b []string
-	for _, v := range run {
-		a = append(a, key(v.Rule, v.Seq))
-	}
-	for _, v := range rep {
-		b = append(b, key(v.Rule, v.Seq))
-	}
-	sort.Strings(a)
-	sort.Strings(b)
-	if strings.Join(a, " ") == strings.Join(b, " ") {
-		return ""
-	}
-	// Seqs may differ only where one side has none (a violation found at the
-	// end of the run or of the trace).
-	ra, rb := map[string]int{}, map[string]int{}
-	for _, v := range run {
-		ra[v.Rule]++
-	}
-	for _, v := range rep {
-		rb[v.Rule]++
-	}
-	same := len(ra) == len(rb)
-	for k, n := range ra {
-		same = same && rb[k] == n
-	}
-	if same {
-		seqless := true
-		for _, v := range run {
-			for _, w := range rep {
-				if v.Rule == w.Rule && v.Seq != w.Seq && v.Seq != 0 && w.Seq != 0 && !hasKey(b, key(v.Rule, v.Seq)) {
-					seqless = false
-				}
-			}
-		}
-		if seqless {
-			return ""
-		}
-	}
-	return fmt.Sprintf("run %v, replay %v", a, b)
-}
-
-func hasKey(ks []string, k string) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
-		}
-	}
-	return false
 }

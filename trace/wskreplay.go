@@ -233,6 +233,14 @@ func (r *replayer) checkWskReturn(ev *Event, call string, got nt.Status) *qev {
 func (r *replayer) hold(v Value, w *wcall) {
 	r.wsInit()
 	if v.Kind == Name {
+		if old := r.ws.calls[v.Name]; old != nil {
+			if i := r.irpOf(v); i != nil && i.InFlight() {
+				// The IRP is still in flight for the earlier call: the new
+				// call cannot take it (the model refuses it), and the
+				// completion the trace shows is the earlier call's.
+				return
+			}
+		}
 		r.ws.calls[v.Name] = w
 		if r.irpCall == nil {
 			r.irpCall = map[string]uint64{}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/wsksim/wsksim/nt"
 	"github.com/wsksim/wsksim/sim"
 
 	"github.com/wsksim/wsksim/wsk"
@@ -178,6 +179,8 @@ func (r *replayer) env(q *qev) {
 		r.bindObj(f("name").Name, pr, "")
 	case "peer_udp_bind", "peer_sendto", "peer_udp_close", "redirected_datagram":
 		r.udpEnv(ev, fail)
+	case "irp_completed":
+		r.irpCompletedEnv(ev, f("irp"), f("status").St, f("information").U)
 	case "irp_dispatch":
 		n := f("stack_locations").U
 		if _, ok := ev.Arg("stack_locations"); !ok {
@@ -226,3 +229,44 @@ func (r *replayer) env(q *qev) {
 }
 
 const docEnv = "wsktrace v1, \"env\" (the model must be able to do what the environment did at this point)"
+
+// irpCompletedEnv replays env irp_completed: the provider completed the IRP
+// here with no routine to see it. The model must be able to complete it now
+// (it runs its queued work until it does), with that status.
+func (r *replayer) irpCompletedEnv(ev *Event, iv Value, st nt.Status, info uint64) {
+	i := r.irpOf(iv)
+	if i == nil {
+		r.diverge(ev, "env irp_completed", "completion of "+iv.Name, "no such IRP", docEnv, "")
+		return
+	}
+	for i.InFlight() && !r.stopped && r.w.Step() {
+	}
+	if r.stopped {
+		return
+	}
+	if i.InFlight() && r.isStandin(iv.Name) && st != nt.STATUS_PENDING {
+		r.m.Complete(i, st, info)
+	}
+	if i.InFlight() {
+		r.diverge(ev, "env irp_completed", fmt.Sprintf("completion of %s with %s", iv.Name, st),
+			"no completion of "+iv.Name+" here: the model has none for it yet", docEnv, "")
+		return
+	}
+	if i.IoStatus.Status != st {
+		r.diverge(ev, "env irp_completed", "status "+st.String(), "status "+i.IoStatus.Status.String(), docIOSB, "")
+	}
+}
+
+// completionEnvLater reports whether the trace shows an env irp_completed of
+// IRP name before a call uses it again.
+func (r *replayer) completionEnvLater(name string) bool {
+	q := r.scan(func(q *qev) bool {
+		if q.ev.Kind == EvEnv && q.ev.What == "irp_completed" {
+			if v, _ := q.ev.Arg("irp"); v.Name == name {
+				return true
+			}
+		}
+		return q.ev.Kind == EvCall && q.ev.spec != nil && q.ev.spec.group != "io" && q.ev.spec.group != "pool" && usesIRP(q.ev, name)
+	})
+	return q != nil && q.ev.Kind == EvEnv
+}

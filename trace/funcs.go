@@ -273,6 +273,10 @@ func init() {
 		// The I/O manager handed the driver an IRP in a dispatch routine (a
 		// passed-down IRP, irp.Manager.NewPassedDownIrp): the driver owns it
 		// until IoCompleteRequest and may give it to a WSK call.
+		// The provider completed a driver-allocated IRP and no completion
+		// routine ran (none set, or not invoked for this status): when it
+		// happened, which no complete event can show.
+		{what: "irp_completed", fields: []param{req(o("irp", ObjIRP)), req(a("status", pStatus)), a("information", pInt)}},
 		{what: "irp_dispatch", fields: []param{req(label("irp", ObjIRP)), a("stack_locations", pInt)}},
 		// The engine invoked a callout's classifyFn (what package wfp traces).
 		{what: "classify", fields: []param{req(param{name: "layer", kind: pText}), req(param{name: "callout", kind: pText}), a("filter", pInt),

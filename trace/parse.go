@@ -147,7 +147,7 @@ type Parser struct {
 	// that passes an IRP still in flight to another call (refused by the
 	// provider) sees the earlier call's completion.
 	irpPrev map[string]*fnSpec
-	buf      []byte
+	buf     []byte
 }
 
 // NewParser returns a parser reading r.
@@ -648,6 +648,43 @@ func (p *Parser) status(ln int, f field) (nt.Status, *Error) {
 	return 0, errAt(ln, f.vcol, strconv.Quote(f.key)+" must be an NTSTATUS name or \"0x…\", got "+describeRaw(f.val))
 }
 
+// completeValues reads a complete's information and out as the completion of
+// a call of spec (nil: unknown).
+func (p *Parser) completeValues(ev *Event, spec *fnSpec, get func(string) *field, binds *[]pendingBind) *Error {
+	ln := ev.Line
+	ev.Fn = ""
+	if spec != nil {
+		ev.Fn = spec.name
+	}
+	ev.Information = Value{Kind: Int}
+	ev.Out = nil
+	if f := get("information"); f != nil {
+		ip := param{name: "information", kind: pInfo}
+		if spec != nil {
+			ip = spec.info
+		}
+		v, e := p.value(ln, *f, &ip, binds, 0)
+		if e != nil {
+			return e
+		}
+		ev.Information = v
+	}
+	if f := get("out"); f != nil {
+		var ps []param
+		what := "the completion of " + ev.IRP
+		if spec != nil {
+			ps = spec.cout
+			what = "the completion of " + spec.name
+		}
+		out, e := p.outs(ln, *f, ps, what, binds)
+		if e != nil {
+			return e
+		}
+		ev.Out = out
+	}
+	return nil
+}
+
 func (p *Parser) parseComplete(ev *Event, get func(string) *field) *Error {
 	ln := ev.Line
 	irf := get("irp")
@@ -673,41 +710,18 @@ func (p *Parser) parseComplete(ev *Event, get func(string) *field) *Error {
 	}
 	ev.Status, ev.HasStatus = s, true
 	spec := p.irpCall[ev.IRP]
-	if spec != nil {
-		ev.Fn = spec.name
+	bindsBefore := len(binds)
+	e := p.completeValues(ev, spec, get, &binds)
+	if prev := p.irpPrev[ev.IRP]; e != nil && prev != nil && spec != nil {
+		// The completion of the call the IRP was given to before (a later
+		// call, refused, named the IRP while it was in flight).
+		binds = binds[:bindsBefore]
+		if p.completeValues(ev, prev, get, &binds) == nil {
+			e = nil
+		}
 	}
-	ev.Information = Value{Kind: Int}
-	if f := get("information"); f != nil {
-		ip := param{name: "information", kind: pInfo}
-		if spec != nil {
-			ip = spec.info
-		}
-		v, e := p.value(ln, *f, &ip, &binds, 0)
-		if e != nil {
-			return e
-		}
-		ev.Information = v
-	}
-	if f := get("out"); f != nil {
-		var ps []param
-		what := "the completion of " + ev.IRP
-		if spec != nil {
-			ps = spec.cout
-			what = "the completion of " + spec.name
-		}
-		out, e := p.outs(ln, *f, ps, what, &binds)
-		if prev := p.irpPrev[ev.IRP]; e != nil && prev != nil && spec != nil {
-			// The completion of the call the IRP was given to before (the
-			// later call could not take an IRP in flight).
-			var b2 []pendingBind
-			if out2, e2 := p.outs(ln, *f, prev.cout, "the completion of "+prev.name, &b2); e2 == nil {
-				out, e, binds, ev.Fn = out2, nil, append(binds, b2...), prev.name
-			}
-		}
-		if e != nil {
-			return e
-		}
-		ev.Out = out
+	if e != nil {
+		return e
 	}
 	if f := get("pending_returned"); f != nil {
 		switch string(f.val) {

@@ -147,12 +147,17 @@ type Parser struct {
 	// that passes an IRP still in flight to another call (refused by the
 	// provider) sees the earlier call's completion.
 	irpPrev map[string]*fnSpec
-	buf     []byte
+	// irpHeld is, for an IRP a call holds (it returned STATUS_PENDING, or
+	// has not returned, and no complete has shown it back), that call's seq:
+	// a later call naming the IRP cannot take it.
+	irpHeld   map[string]uint64
+	irpHeldBy map[uint64]string
+	buf       []byte
 }
 
 // NewParser returns a parser reading r.
 func NewParser(r io.Reader) *Parser {
-	return &Parser{r: bufio.NewReaderSize(r, 64<<10), names: map[string]*nameInfo{}, open: map[uint64]openCall{}, irpCall: map[string]*fnSpec{}, irpPrev: map[string]*fnSpec{}}
+	return &Parser{r: bufio.NewReaderSize(r, 64<<10), names: map[string]*nameInfo{}, open: map[uint64]openCall{}, irpCall: map[string]*fnSpec{}, irpPrev: map[string]*fnSpec{}, irpHeld: map[string]uint64{}, irpHeldBy: map[uint64]string{}}
 }
 
 // readLine returns the next line without its newline; io.EOF at the end.
@@ -486,11 +491,15 @@ func (p *Parser) parseCall(ev *Event, get func(string) *field) *Error {
 	var irpName string
 	if v, ok := ev.Arg("Irp"); ok && v.Kind == Name {
 		irpName = v.Name
-		if spec.info.kind == pInfo {
+		if _, held := p.irpHeld[irpName]; spec.info.kind == pInfo && !held {
 			if old := p.irpCall[irpName]; old != nil && old != spec {
 				p.irpPrev[irpName] = old
 			}
 			p.irpCall[irpName] = spec
+			if len(p.irpHeld) < maxLiveNames {
+				p.irpHeld[irpName] = ev.Seq
+				p.irpHeldBy[ev.Seq] = irpName
+			}
 		}
 	}
 	if spec.ret == retVoid {
@@ -578,6 +587,14 @@ func (p *Parser) parseReturn(ev *Event, get func(string) *field) *Error {
 			return e
 		}
 		ev.Status, ev.HasStatus = s, true
+		if name, ok := p.irpHeldBy[cs]; ok {
+			delete(p.irpHeldBy, cs)
+			if s != nt.STATUS_PENDING && p.irpHeld[name] == cs {
+				// The call did not keep its IRP (it completed inline, or
+				// was refused).
+				delete(p.irpHeld, name)
+			}
+		}
 	}
 	if vf != nil {
 		v, e := p.value(ln, *vf, &spec.value, &binds, 0)
@@ -710,6 +727,7 @@ func (p *Parser) parseComplete(ev *Event, get func(string) *field) *Error {
 	}
 	ev.Status, ev.HasStatus = s, true
 	spec := p.irpCall[ev.IRP]
+	delete(p.irpHeld, ev.IRP)
 	bindsBefore := len(binds)
 	e := p.completeValues(ev, spec, get, &binds)
 	if prev := p.irpPrev[ev.IRP]; e != nil && prev != nil && spec != nil {

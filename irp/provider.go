@@ -237,11 +237,6 @@ func (m *Manager) Complete(i *IRP, st nt.Status, info uint64) {
 	i.needReuse = i.owned
 	run := i.routineSet && ((st.IsSuccess() && i.onSuccess) || (!st.IsSuccess() && i.onError) || (i.Cancel && i.onCancel))
 	if !run {
-		if !i.owned {
-			i.st = stReturned
-			m.unlive(i)
-			return
-		}
 		// No routine sees this completion; the trace still says when it
 		// happened (env irp_completed), so a replay orders it as the run did.
 		// The event takes its seq whether or not the world traces.
@@ -250,6 +245,10 @@ func (m *Manager) Complete(i *IRP, st nt.Status, info uint64) {
 			name = i.Name()
 		}
 		m.w.TraceEnv("irp_completed", sim.F("irp", sim.Str(name)), sim.F("status", sim.Status(st)), sim.F("information", sim.Int(info)))
+		if !i.owned {
+			i.st = stReturned
+			m.unlive(i)
+		}
 		return
 	}
 	// TraceCompleteBegin takes the complete event's seq whether or not the

@@ -36,6 +36,14 @@ func TestSuiteSelfConsistent(t *testing.T) {
 		if !ok {
 			t.Fatalf("suite file %s missing", name)
 		}
+		if why, known := selfConsGaps[name]; known {
+			// A known gap must still be one: when it closes, take it off
+			// the list (and off docs/oracle.md).
+			if selfConsistent(name, src, 1) == "" {
+				t.Errorf("%s: listed as a known gap (%s) but its trace now replays with the run's verdict: remove it from selfConsGaps and docs/oracle.md", name, why)
+			}
+			continue
+		}
 		for seed := uint64(1); seed <= uint64(seeds); seed++ {
 			if msg := selfConsistent(name, src, seed); msg != "" {
 				t.Errorf("%s seed %d: %s\n  reproduce: %s --trace DIR, then wsksim replay DIR/%s",
@@ -43,6 +51,33 @@ func TestSuiteSelfConsistent(t *testing.T) {
 			}
 		}
 	}
+}
+
+// selfConsGaps are the scenarios whose trace does not yet replay with the
+// run's verdict, and why (docs/oracle.md, "Traces the model writes"). Each is
+// a fact the writer does not yet put in the trace.
+var selfConsGaps = map[string]string{
+	// A classify of a connect that carries a records blob the scenario copied
+	// into driver memory (records-copy, then classify records=): the env
+	// classify does not carry the blob, so the replay classifies a connect
+	// without records (no FWP_CONDITION_FLAG_IS_PROXY_CONNECTION).
+	"wfp/redirect-again.txt":    "classify records=: the records blob is not in the trace",
+	"wfp/proxy-loop.txt":        "classify records=: the records blob is not in the trace",
+	"wfp/redirect-classify.txt": "classify records=: the records blob is not in the trace",
+	"wfp/sio-format.txt":        "classify records=: the records blob is not in the trace",
+	"wfp/handles.txt":           "classify records=: the records blob is not in the trace",
+	// What a callout writes into its writable layer data is in the trace
+	// only as FwpsApplyModifiedLayerData0's connectRequest: writes never
+	// applied (a pended classify's data), a local address the callout
+	// changed, and which pointer it applied are not.
+	"wfp/pairing.txt":       "writable layer data: the pointer applied is not in the trace",
+	"wfp/pend-complete.txt": "writable layer data: the pointer applied is not in the trace",
+	"wfp/pend-misuse.txt":   "writable layer data: a pended classify's unapplied writes are not in the trace",
+	"wfp/local-address.txt": "writable layer data: the local address written is not in the trace",
+	// The trace shows the control objects that fit a truncated ControlInfo
+	// (MSG_CTRUNC); the replay gives the model room for its own records and
+	// compares the first object.
+	"proxy/udp-proxy.txt": "truncated WskReceiveFrom ControlInfo: the replay compares a different first control object",
 }
 
 // selfConsistent runs one scenario under seed and compares the replay of its

@@ -198,6 +198,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			if tf != nil {
 				tf.Close()
 			}
+			if err != nil && seedStopped(s.path, s.data, err) {
+				// The run stopped under this seed: its outcome, not an
+				// unusable file.
+				repro := scenarios.ReproCommand(s.path, sd)
+				jf.OK, jf.Error = false, err.Error()
+				jf.Failure = &jsonFailure{Reproduce: repro}
+				line = fmt.Sprintf("FAIL %s: seed %d: the run stopped: %v", s.path, sd, err)
+				detail = append(detail, fmt.Sprintf("    seed %d; reproduce: %s", sd, repro))
+				break
+			}
 			if err != nil {
 				unusable = true
 				jf.OK, jf.Error = false, err.Error()
@@ -222,7 +232,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				m := res.Mismatches[0]
 				jf.OK = false
 				jf.Failure = &jsonFailure{Pos: m.Pos, Command: m.Cmd, Want: m.Want, Got: m.Got, Reproduce: res.Repro()}
-				line = fmt.Sprintf("FAIL %s: %s", s.path, m.FirstDifference())
+				line = fmt.Sprintf("FAIL %s: seed %d: %s", s.path, res.Seed, m.FirstDifference())
 				detail = append(detail, fmt.Sprintf("    seed %d; reproduce: %s", res.Seed, res.Repro()))
 				detail = append(detail, "    want:")
 				detail = append(detail, indent(m.Want, "      ")...)

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"pgregory.net/rapid"
+
+	"github.com/wsksim/wsksim/fuzz"
 	"github.com/wsksim/wsksim/scenarios"
 	"github.com/wsksim/wsksim/trace"
 )
@@ -98,4 +101,32 @@ func selfConsistent(name string, src []byte, seed uint64) string {
 		return d + "\n" + text.String()
 	}
 	return ""
+}
+
+// TestRoundTripRapidPrograms is the emission round trip for programs the
+// model runs as scenarios: a built-in scenario under any seed, and a
+// FuzzWorld program drawn as bytes. The trace each run writes replays with
+// the run's own verdict (trace.Disagreement).
+func TestRoundTripRapidPrograms(t *testing.T) {
+	suite := scenarios.Suite()
+	rapid.Check(t, func(rt *rapid.T) {
+		if rapid.Bool().Draw(rt, "suite") {
+			name := rapid.SampledFrom(suite).Draw(rt, "scenario")
+			if _, gap := selfConsGaps[name]; gap {
+				rt.Skip("known gap")
+			}
+			seed := rapid.Uint64Range(1, 1<<32).Draw(rt, "seed")
+			src, _ := scenarios.SuiteFile(name)
+			if msg := selfConsistent(name, src, seed); msg != "" {
+				rt.Fatalf("%s seed %d: %s", name, seed, msg)
+			}
+			return
+		}
+		data := rapid.SliceOfN(rapid.Byte(), 0, 200).Draw(rt, "program")
+		for _, p := range fuzz.Check(data) {
+			if strings.HasPrefix(p, "trace->replay") {
+				rt.Fatalf("%s\nprogram:\n%s", p, fuzz.Decode(data))
+			}
+		}
+	})
 }

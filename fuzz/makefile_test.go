@@ -77,3 +77,22 @@ func makefileTargets(t *testing.T, path string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestMakefileSmokeCountsExecutions holds the CI fuzz smoke to a count of
+// executions (-fuzztime Nx). A duration lets Go's fuzz coordinator end a
+// healthy run with "context deadline exceeded" on a loaded machine, which made
+// `make test` flaky (docs/fuzzing.md).
+func TestMakefileSmokeCountsExecutions(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^fuzz-smoke:\n\t@\$\(MAKE\) --no-print-directory fuzz FUZZTIME=\$\((\w+)\)$`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("Makefile: fuzz-smoke no longer runs `$(MAKE) fuzz FUZZTIME=$(VAR)`; keep its -fuzztime a count")
+	}
+	def := regexp.MustCompile(`(?m)^` + string(m[1]) + ` \?= (\S+)$`).FindSubmatch(src)
+	if def == nil || !regexp.MustCompile(`^[1-9][0-9]*x$`).Match(def[1]) {
+		t.Fatalf("Makefile: %s must default to an execution count such as 1500x, not %q", m[1], def)
+	}
+}

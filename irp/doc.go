@@ -4,17 +4,21 @@
 // reports each as a violation of a rule with a stable ID (docs/rules.md), the
 // way Driver Verifier would, but as data a test can read.
 //
-// A client's life with one IRP, as in the WSK echo sample:
+// A client's life with one IRP, as in the WSK echo sample (runnable as
+// Example_oneIRP, which defines the provider p, its NPI and the routine):
 //
 //	w := sim.NewWorld(sim.Config{Seed: 1})
 //	m := irp.NewManager(w)
-//	i := m.IoAllocateIrp(1, false)                       // driver-owned, one stack location
-//	m.IoSetCompletionRoutine(i, done, ctx, true, true, true)
-//	st := prov.WskControlSocket(s, ..., i)                // the provider Submits, Lends buffers, Finishes
-//	// done(i, ctx) ran inline (st == the final status) or will run later (st == STATUS_PENDING)
-//	m.IoReuseIrp(i, nt.STATUS_UNSUCCESSFUL)               // before the next call
+//	i := m.IoAllocateIrp(1, false)                      // driver-owned, one stack location
+//	m.IoSetCompletionRoutine(i, done, &seen, true, true, true)
+//	st := npi.Dispatch.WskSocket(npi.Client, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP,
+//		nt.WSK_FLAG_CONNECTION_SOCKET, nil, nil, nil, nil, nil, i) // the provider Submits, Lends, Finishes
+//	w.RunUntilIdle() // done ran inline (st is the final status) or now (st was STATUS_PENDING)
+//	m.IoReuseIrp(i, nt.STATUS_UNSUCCESSFUL)             // before the next call
 //	...
-//	m.IoFreeIrp(i)                                        // when done with it
+//	m.IoFreeIrp(i)                                      // when done with it
+//
+// In a Go test, wsktest.Env.Call does those steps for one call.
 //
 // The driver under test calls the Io* and Ex* methods. Providers (package wsk)
 // use the provider side: Submit takes ownership of an IRP for a call, Lend lends

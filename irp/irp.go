@@ -129,7 +129,14 @@ type Manager struct {
 }
 
 // NewManager returns the I/O manager of world w and registers its leak checks.
+//
+// A nil world is a programming error in the Go code using the model, not bad
+// input from the driver under test: NewManager panics with a message that says
+// so, as every method of a Manager not made by NewManager does.
 func NewManager(w *sim.World) *Manager {
+	if w == nil {
+		panic("irp.NewManager: nil world; make one with sim.NewWorld(sim.Config{...})")
+	}
 	m := &Manager{w: w, PoolBudget: 256 << 20, PendingDelay: 1000}
 	w.OnClose(m.checkLeaks)
 	return m
@@ -154,6 +161,17 @@ func (m *Manager) unlive(i *IRP) {
 	last.live = i.live
 	m.live = m.live[:len(m.live)-1]
 	i.live = -1
+}
+
+// mine reports whether IRP i belongs to m. An IRP of another Manager (another
+// simulated machine) is harness misuse, recorded with World.Misuse: acting on
+// it would corrupt both managers' accounting.
+func (m *Manager) mine(i *IRP, what string) bool {
+	if i.m != m {
+		m.w.Misuse("irp.Manager."+what, "%s belongs to another Manager (another world); the call was ignored", i.Name())
+		return false
+	}
+	return true
 }
 
 // ---- driver-facing I/O manager routines ----
@@ -210,6 +228,9 @@ func (m *Manager) NewPassedDownIrp(stackLocations int) (*IRP, error) {
 func (m *Manager) checkUse(i *IRP, what string) bool {
 	if i == nil {
 		m.w.Violate(RuleNullIRP, what+" with a NULL IRP")
+		return false
+	}
+	if !m.mine(i, what) {
 		return false
 	}
 	if i.st == stFreed {

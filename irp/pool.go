@@ -126,6 +126,9 @@ func (m *Manager) free(b *Block, fn string, withTag bool, tag uint32) {
 	case b == nil:
 		m.w.Violate(RulePoolNull, fn+" with a NULL pool block")
 		return
+	case b.m != m:
+		m.w.Misuse("irp.Manager."+fn, "%s belongs to another Manager (another world); the call was ignored", b.Name())
+		return
 	case b.freed:
 		m.w.Violate(RulePoolDoubleFree, fn+" on "+b.Name()+", which was already freed", b.Name())
 		return

@@ -67,6 +67,12 @@ func (m *Manager) Lend(i *IRP, b *Block, off, n uint64) bool {
 	if b == nil || i == nil || i.st != stInFlight {
 		return false
 	}
+	if !m.mine(i, "Lend") {
+		return false
+	}
+	// b may belong to another Manager: the replay lends scratch blocks of its
+	// own, which are not the driver's memory. Lending touches only the block's
+	// loan count, never either manager's accounting.
 	if b.freed {
 		m.w.Violate(RulePoolUseAfterFree, fmt.Sprintf("%s given %s after it was freed", i.submittedTo, b.Name()), b.Name(), i.Name())
 		return false
@@ -94,6 +100,10 @@ func (m *Manager) Lend(i *IRP, b *Block, off, n uint64) bool {
 // filling an output buffer. It first checks that the driver has not written the
 // range while it was lent. It returns how many bytes it wrote.
 func (m *Manager) Deliver(i *IRP, b *Block, off uint64, src []byte) uint64 {
+	if i == nil || b == nil {
+		m.w.Misuse("irp.Manager.Deliver", "nil IRP or block; nothing was written")
+		return 0
+	}
 	for k := range i.lends {
 		l := &i.lends[k]
 		if l.b != b || off < l.off || off-l.off > l.n || uint64(len(src)) > l.n-(off-l.off) {
@@ -148,10 +158,22 @@ func (m *Manager) checkLend(i *IRP, l *lend) {
 }
 
 // SetCancelRoutine sets or clears the cancel routine of an in-flight IRP.
-func (m *Manager) SetCancelRoutine(i *IRP, r CancelRoutine) { i.cancelRtn = r }
+func (m *Manager) SetCancelRoutine(i *IRP, r CancelRoutine) {
+	if i == nil {
+		m.w.Misuse("irp.Manager.SetCancelRoutine", "nil IRP")
+		return
+	}
+	i.cancelRtn = r
+}
 
 // MarkPending records that the call owning i is returning STATUS_PENDING.
-func (m *Manager) MarkPending(i *IRP) { i.PendingReturned = true }
+func (m *Manager) MarkPending(i *IRP) {
+	if i == nil {
+		m.w.Misuse("irp.Manager.MarkPending", "nil IRP")
+		return
+	}
+	i.PendingReturned = true
+}
 
 // TraceDetail attaches trace-only details to the next completion of i: an
 // object name bound by Information (a new socket) and out-parameters. Call it

@@ -13,8 +13,14 @@ import "strconv"
 //	[mstcpip] SDK mstcpip.h; numeric values also in microsoft/windows-rs
 //	          crates/libs/sys/src/Windows/Win32/Networking/WinSock/mod.rs.
 //	[ws2ipdef] SDK ws2ipdef.h; also windows-rs (as above).
-//	[ref §n]  /work/shared/reference/wsk-wfp-semantics.md section n, which
-//	          gives the primary source for the value.
+//	[learn]   the constant's Microsoft Learn page: winsock-ioctls
+//	          (https://learn.microsoft.com/windows/win32/winsock/winsock-ioctls)
+//	          and the SIO_*_WFP_* pages for IOCTLs; the wsk.h DDI pages
+//	          (https://learn.microsoft.com/windows-hardware/drivers/ddi/wsk/)
+//	          for WSK values; metadata-field-identifiers and
+//	          filtering-condition-flags
+//	          (https://learn.microsoft.com/windows-hardware/drivers/network/)
+//	          for WFP values.
 
 // Winsock IOCTL composition bits. An IOCTL code is
 // direction | class | code, as built by the _WSAIO/_WSAIOR/_WSAIOW/_WSAIORW
@@ -32,13 +38,13 @@ const (
 // WFP redirect IOCTLs (mstcpip.h). Both query codes are encoded with
 // _WSAIOW although they return output: do not infer direction from the bits.
 const (
-	// SIO_QUERY_WFP_ALE_ENDPOINT_HANDLE is _WSAIOR(IOC_VENDOR, 205). [mstcpip][ref §1.1]
+	// SIO_QUERY_WFP_ALE_ENDPOINT_HANDLE is _WSAIOR(IOC_VENDOR, 205). [mstcpip][learn]
 	SIO_QUERY_WFP_ALE_ENDPOINT_HANDLE uint32 = 0x580000CD
-	// SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS is _WSAIOW(IOC_VENDOR, 220). [mstcpip][ref §1.1]
+	// SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS is _WSAIOW(IOC_VENDOR, 220). [mstcpip][learn]
 	SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS uint32 = 0x980000DC
-	// SIO_QUERY_WFP_CONNECTION_REDIRECT_CONTEXT is _WSAIOW(IOC_VENDOR, 221). [mstcpip][ref §1.1]
+	// SIO_QUERY_WFP_CONNECTION_REDIRECT_CONTEXT is _WSAIOW(IOC_VENDOR, 221). [mstcpip][learn]
 	SIO_QUERY_WFP_CONNECTION_REDIRECT_CONTEXT uint32 = 0x980000DD
-	// SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS is _WSAIOW(IOC_VENDOR, 222). [mstcpip][ref §1.1]
+	// SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS is _WSAIOW(IOC_VENDOR, 222). [mstcpip][learn]
 	SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS uint32 = 0x980000DE
 )
 
@@ -90,10 +96,10 @@ const (
 )
 
 // ControlSocketType is WSK_CONTROL_SOCKET_TYPE, the RequestType argument
-// of WskControlSocket. [wsk][ref §1.2]
+// of WskControlSocket. [wsk][learn]
 type ControlSocketType uint32
 
-// WSK_CONTROL_SOCKET_TYPE values (implicit C enum numbering). [wsk][ref §1.2]
+// WSK_CONTROL_SOCKET_TYPE values (implicit C enum numbering). [wsk][learn]
 const (
 	WskSetOption  ControlSocketType = 0 // Set a socket option.
 	WskGetOption  ControlSocketType = 1 // Get a socket option.
@@ -111,7 +117,7 @@ func (t ControlSocketType) String() string {
 	return "ControlSocketType(" + strconv.FormatUint(uint64(t), 10) + ")"
 }
 
-// WSK socket category flags, the Flags argument of WskSocket. [wsk][ref §1.2]
+// WSK socket category flags, the Flags argument of WskSocket. [wsk][learn]
 const (
 	WSK_FLAG_BASIC_SOCKET      uint32 = 0x00000000
 	WSK_FLAG_LISTEN_SOCKET     uint32 = 0x00000001
@@ -120,7 +126,7 @@ const (
 	WSK_FLAG_STREAM_SOCKET     uint32 = 0x00000008 // Windows 10 1703+.
 )
 
-// WaitTimeout values for WskCaptureProviderNPI. [wsk][ref §1.2]
+// WaitTimeout values for WskCaptureProviderNPI. [wsk][learn]
 const (
 	WSK_NO_WAIT       uint32 = 0          // Fail with STATUS_DEVICE_NOT_READY instead of waiting.
 	WSK_INFINITE_WAIT uint32 = 0xFFFFFFFF // Wait until the provider is ready.
@@ -130,7 +136,7 @@ const (
 const MAXULONG uint32 = 0xFFFFFFFF
 
 // MAKE_WSK_VERSION builds a WSK version number:
-// ((USHORT)(Mj << 8) | (USHORT)(Mn & 0xff)). [wsk][ref §1.2]
+// ((USHORT)(Mj << 8) | (USHORT)(Mn & 0xff)). [wsk][learn]
 func MAKE_WSK_VERSION(major, minor uint8) uint16 {
 	return uint16(major)<<8 | uint16(minor)
 }
@@ -169,14 +175,14 @@ const (
 	SO_EXCLUSIVEADDRUSE uint32 = ^SO_REUSEADDR
 	// IPV6_V6ONLY (level IPPROTO_IPV6) = 27. [xsys]
 	IPV6_V6ONLY uint32 = 27
-	// IP_WFP_REDIRECT_RECORDS is the cmsg_type carrying redirect records for UDP. [ws2ipdef][ref §1.1]
+	// IP_WFP_REDIRECT_RECORDS is the cmsg_type carrying redirect records for UDP. [ws2ipdef][learn]
 	IP_WFP_REDIRECT_RECORDS uint32 = 60
-	// IP_WFP_REDIRECT_CONTEXT is the cmsg_type carrying the redirect context for UDP. [ws2ipdef][ref §1.1]
+	// IP_WFP_REDIRECT_CONTEXT is the cmsg_type carrying the redirect context for UDP. [ws2ipdef][learn]
 	IP_WFP_REDIRECT_CONTEXT uint32 = 70
 )
 
 // FWPS_METADATA_FIELD_* bits of FWPS_INCOMING_METADATA_VALUES0.currentMetadataValues
-// (fwpsk.h; network/metadata-field-identifiers.md). [ref §1.5]
+// (fwpsk.h; network/metadata-field-identifiers.md). [learn]
 const (
 	FWPS_METADATA_FIELD_LOCAL_REDIRECT_TARGET_PID uint32 = 0x10000000
 	FWPS_METADATA_FIELD_ORIGINAL_DESTINATION      uint32 = 0x20000000
@@ -184,7 +190,7 @@ const (
 )
 
 // FWP_CONDITION_FLAG_* bits of the FWPS_FIELD_*_FLAGS condition
-// (network/filtering-condition-flags.md). [ref §1.5]
+// (network/filtering-condition-flags.md). [learn]
 const (
 	FWP_CONDITION_FLAG_IS_REAUTHORIZE               uint32 = 0x00000004
 	FWP_CONDITION_FLAG_IS_CONNECTION_REDIRECTED     uint32 = 0x00100000

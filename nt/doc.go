@@ -7,8 +7,9 @@
 // (STATUS_PENDING, DISPATCH_LEVEL, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS,
 // WskIoctl, ...) rather than in Go style, so that code, traces and the
 // Microsoft documentation can be read side by side and grepped for the same
-// names. Every constant's comment says where its value comes from; the
-// reference notes live in /work/shared/reference/wsk-wfp-semantics.md §1.
+// names. Every constant's comment says where its value comes from: a
+// header (SDK, WDK), golang.org/x/sys, microsoft/windows-rs, or the
+// constant's Microsoft Learn page (the source keys are listed in consts.go).
 //
 // The NTSTATUS constants and their name table are generated from the
 // curated list statuses.txt into zstatus.go; run "go generate ./nt" after

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/wsksim/wsksim/irp"
@@ -25,7 +26,7 @@ func init() {
 		{name: "close", open: true, run: cmdClose, help: "close the world: run the leak checks and print the violations not yet printed", ex: "close"},
 		{name: "trace", run: cmdTrace, help: "print the wsktrace v1 trace of the run so far", ex: "trace"},
 		{name: "state", open: true, run: cmdState, help: "print the clock, the queue, the IRQL and every live IRP and pool block", ex: "state"},
-		{name: "note", input: true, open: true, run: cmdNote, help: "write the input lines into the trace as a note event", ex: "note\nthe proxy starts here"},
+		{name: "note", args: []string{"quoted"}, input: true, open: true, run: cmdNote, help: "write the input lines into the trace as a note event; with quoted, the input is one Go-quoted string (for text with control characters or a ---- line)", ex: "note\nthe proxy starts here"},
 		{name: "choices", run: cmdChoices, help: "list the registered choice points and their options", ex: "choices"},
 	} {
 		register(c)
@@ -337,7 +338,18 @@ func cmdState(in *Interp, c *Command, a *args) error {
 //
 // Example: note
 func cmdNote(in *Interp, c *Command, a *args) error {
-	in.w.TraceNote(c.Input)
+	text := c.Input
+	if a.flag("quoted", false) {
+		u, err := strconv.Unquote(text)
+		if err != nil {
+			return fmt.Errorf("note quoted: the input must be one Go-quoted string (\"...\"): %v", err)
+		}
+		text = u
+	}
+	if a.err != nil {
+		return a.err
+	}
+	in.w.TraceNote(text)
 	in.printf("note\n")
 	return nil
 }

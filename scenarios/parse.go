@@ -71,6 +71,13 @@ func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.
 // maxScriptBytes bounds what Parse reads, so a runaway input cannot exhaust memory.
 const maxScriptBytes = 16 << 20
 
+// maxScriptCommands bounds the commands of one scenario. Running a command
+// keeps its output, its mismatch and the objects it made until the result is
+// reported, about 2 KiB each, so the byte cap alone let an 8 MB file of 500,000
+// one-line commands hold over 1 GB. The built-in suite's largest file has a few
+// hundred commands.
+const maxScriptCommands = 65536
+
 // Parse reads a scenario file in cockroachdb/datadriven syntax. It is stricter
 // than datadriven in what it accepts: every command must be followed by a ----
 // separator (even when its expected output is empty), and a ----/---- block must
@@ -107,11 +114,24 @@ func Parse(name string, r io.Reader) (*Script, error) {
 		if t == "----" {
 			return nil, &ParseError{name, lineNo, "unexpected ----: expected a command line before the separator"}
 		}
-		for strings.HasSuffix(t, `\`) && i < n {
-			raw.WriteString(lines[i])
-			raw.WriteByte('\n')
-			t = strings.TrimSuffix(t, `\`) + " " + strings.TrimSpace(lines[i])
-			i++
+		if strings.HasSuffix(t, `\`) && i < n {
+			// Join continuation lines in one builder: appending to t line by
+			// line copied the whole command each time, O(N²) in the lines.
+			var joined strings.Builder
+			seg := t
+			for strings.HasSuffix(seg, `\`) && i < n {
+				raw.WriteString(lines[i])
+				raw.WriteByte('\n')
+				joined.WriteString(strings.TrimSuffix(seg, `\`))
+				joined.WriteByte(' ')
+				seg = strings.TrimSpace(lines[i])
+				i++
+			}
+			joined.WriteString(seg)
+			t = joined.String()
+		}
+		if len(s.Commands) == maxScriptCommands {
+			return nil, &ParseError{name, lineNo, fmt.Sprintf("more than %d commands in one scenario; split the file", maxScriptCommands)}
 		}
 		cmdName, args, perr := ParseLine(t)
 		if perr != nil {

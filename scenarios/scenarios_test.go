@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/datadriven"
 	"github.com/wsksim/wsksim/sim"
@@ -286,4 +288,39 @@ func TestCommandReference(t *testing.T) {
 		return
 	}
 	t.Errorf("docs/scenarios.md's command reference is stale: run WSKSIM_UPDATE_DOCS=1 go test ./scenarios -run TestCommandReference")
+}
+
+// TestParseLimits is the regression test for hostile scenario files: a
+// million continuation lines parse in linear time (they took quadratic time,
+// 19 s for 40,000), and a file of more commands than the cap is refused with
+// its position before it is run.
+func TestParseLimits(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("alloc-irp \\\n")
+	for range 1_000_000 {
+		b.WriteString(" \\\n")
+	}
+	b.WriteString("stack=1\n----\nIoAllocateIrp(StackSize=1, ChargeQuota=false) -> irp1\n")
+	done := make(chan error, 1)
+	go func() {
+		s, err := Parse("cont.txt", strings.NewReader(b.String()))
+		if err == nil && (len(s.Commands) != 1 || s.Commands[0].Args[0].Key != "stack") {
+			err = fmt.Errorf("parsed %d commands, want one alloc-irp stack=1", len(s.Commands))
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Parse of 1,000,000 continuation lines: %v", err)
+		}
+	case <-time.After(60 * time.Second): // linear: well under a second; quadratic: hours
+		t.Fatal("Parse of 1,000,000 continuation lines did not finish in 60 s: quadratic joining is back")
+	}
+
+	many := strings.Repeat("alloc-irp\n----\n\n", 65537)
+	_, err := Parse("many.txt", strings.NewReader(many))
+	if err == nil || err.Error() != "many.txt:196609: more than 65536 commands in one scenario; split the file" {
+		t.Fatalf("Parse of 65,537 commands: err = %v, want the command cap at line 196609", err)
+	}
 }

@@ -61,8 +61,8 @@ func Obj(name string) Value {
 }
 
 // Ptr is a pointer argument the model does not follow: true when non-NULL,
-// null when NULL (wsktrace-v1: "A pointer-to-out parameter is true
-// (non-NULL) or null").
+// null when NULL (docs/wsktrace.md: a pointer-to-out parameter is true
+// when non-NULL, null when NULL).
 func Ptr(nonNil bool) Value {
 	if nonNil {
 		return Bool(true)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"container/heap"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -132,6 +133,7 @@ type World struct {
 	halted   *BugCheck
 	closers  []func()
 	closed   bool
+	misuse   []error
 	tr       *tracer
 	names    map[string]int
 	polVals  []int16 // option set by SetPolicy per policy index; -1: the default
@@ -326,7 +328,15 @@ func (w *World) NextSeq() uint64 {
 func (w *World) Seq() uint64 { return w.seq }
 
 // Begin opens a call to fn and returns its frame. Pair it with End.
+//
+// Every modelled function calls Begin first, so a nil World here means the
+// function was called on an object not made by its constructor (a zero
+// irp.Manager, wsk.Provider or wfp.Engine): a programming error in the Go
+// code using the model, reported with a message that says so.
 func (w *World) Begin(fn string) Frame {
+	if w == nil {
+		panic(fn + ": called on a zero or nil object that has no world; make it with its constructor (irp.NewManager, wsk.NewProvider, wfp.NewEngine)")
+	}
 	f := Frame{Fn: fn, Seq: w.NextSeq()}
 	w.frames = append(w.frames, f)
 	return f
@@ -467,8 +477,8 @@ func (w *World) Advance(d Time) {
 // OnClose registers a check run by Close (leak checks), in registration order.
 func (w *World) OnClose(fn func()) { w.closers = append(w.closers, fn) }
 
-// Close runs the leak checks once and flushes the trace. It returns the trace
-// writer's error, if any.
+// Close runs the leak checks once and flushes the trace. It returns the
+// harness misuse Misuse recorded and the trace writer's error, if any.
 func (w *World) Close() error {
 	if w.closed {
 		return nil
@@ -477,11 +487,32 @@ func (w *World) Close() error {
 	for _, fn := range w.closers {
 		fn()
 	}
+	errs := w.misuse
 	if w.tr != nil {
-		return w.tr.flush()
+		if err := w.tr.flush(); err != nil {
+			errs = append(errs[:len(errs):len(errs)], err)
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
+
+// maxMisuse bounds the harness errors a world keeps.
+const maxMisuse = 64
+
+// Misuse records that the Go code driving the model misused the harness in a
+// call that has no error result (an object of another world passed in, a nil
+// where the provider side needs an object): not the driver's contract, so not a
+// violation, and not a reason to panic. The call does nothing else; Close
+// returns the errors, and MisuseErrors lists them at any time. call names the
+// Go method ("irp.Manager.IoFreeIrp").
+func (w *World) Misuse(call, format string, a ...any) {
+	if len(w.misuse) < maxMisuse {
+		w.misuse = append(w.misuse, fmt.Errorf("%s: %s", call, fmt.Sprintf(format, a...)))
+	}
+}
+
+// MisuseErrors returns the harness misuse recorded so far (at most 64).
+func (w *World) MisuseErrors() []error { return append([]error(nil), w.misuse...) }
 
 // Closed reports whether Close ran.
 func (w *World) Closed() bool { return w.closed }

@@ -2,9 +2,13 @@ package trace
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +102,8 @@ func BenchmarkReplay(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	events := 0
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	for i := 0; i < b.N; i++ {
 		rep, err := Replay(bytes.NewReader(data), Options{})
 		if err != nil || rep.Verdict != Conforms {
@@ -107,7 +113,9 @@ func BenchmarkReplay(b *testing.B) {
 		}
 		events += rep.Events
 	}
+	runtime.ReadMemStats(&m1)
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(events), "allocs/event")
 }
 
 // TestReplayMillionEventsFlatMemory streams a 1,000,000-event trace through an
@@ -174,3 +182,106 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 var (
 	stopSampling = make(chan struct{})
 )
+
+// BenchmarkReplayVsUnmarshal interleaves rounds of Replay and of plain
+// json.Unmarshal of every line of the same trace into a json.RawMessage (the
+// floor for anything that reads JSON with the standard library), so both see
+// the same machine, and reports the replay's throughput as a multiple of the
+// floor's (x-unmarshal; 1.0 means as fast as just decoding the lines).
+func BenchmarkReplayVsUnmarshal(b *testing.B) {
+	var buf bytes.Buffer
+	if err := genTrace(&buf, 20_000); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	lines := bytes.Split(bytes.TrimSpace(data), []byte{'\n'})
+	var tReplay, tUnmarshal time.Duration
+	events := 0
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		rep, err := Replay(bytes.NewReader(data), Options{})
+		if err != nil || rep.Verdict != Conforms {
+			b.Fatalf("verdict %v err %v", rep.Verdict, err)
+		}
+		events += rep.Events
+		t1 := time.Now()
+		for _, l := range lines {
+			var m json.RawMessage
+			if err := json.Unmarshal(l, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t2 := time.Now()
+		tReplay += t1.Sub(t0)
+		tUnmarshal += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(events)/tReplay.Seconds(), "events/s")
+	b.ReportMetric(float64(len(lines)*b.N)/tUnmarshal.Seconds(), "unmarshal-lines/s")
+	b.ReportMetric(tUnmarshal.Seconds()/tReplay.Seconds(), "x-unmarshal")
+}
+
+// retryTrace is a trace that needs policy retries late: `filler` pool
+// allocate/free cycles, then testdata/conforming/policy-open-options.jsonl,
+// whose size probe and second SET take options other than the defaults.
+func retryTrace(tb testing.TB, filler int) []byte {
+	tail, err := os.ReadFile("testdata/conforming/policy-open-options.jsonl")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(tail), []byte{'\n'})
+	var b bytes.Buffer
+	b.Write(lines[0])
+	b.WriteByte('\n')
+	seq := 0
+	for k := 0; k < filler; k++ {
+		fmt.Fprintf(&b, `{"seq":%d,"ev":"call","fn":"ExAllocatePool2","args":{"Flags":64,"NumberOfBytes":64,"Tag":1802204247}}`+"\n", seq+1)
+		fmt.Fprintf(&b, `{"seq":%d,"ev":"return","call":%d,"value":{"bind":"fill%d"}}`+"\n", seq+2, seq+1, k)
+		fmt.Fprintf(&b, `{"seq":%d,"ev":"call","fn":"ExFreePoolWithTag","args":{"P":"fill%d","Tag":1802204247}}`+"\n", seq+3, k)
+		seq += 3
+	}
+	shift := func(m []byte) []byte {
+		return regexp.MustCompile(`"(seq|call)":(\d+)`).ReplaceAllFunc(m, func(s []byte) []byte {
+			k := bytes.IndexByte(s, ':')
+			n, _ := strconv.Atoi(string(s[k+1:]))
+			return []byte(fmt.Sprintf("%s%d", s[:k+1], n+seq))
+		})
+	}
+	for _, l := range lines[1:] {
+		b.Write(shift(l))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// BenchmarkReplayRetryVsSingle replays a trace whose open policies are found
+// only by retries late in it, and, interleaved, the same trace with those
+// policies pinned (one pass), and reports the ratio of the two (x-single).
+func BenchmarkReplayRetryVsSingle(b *testing.B) {
+	data := retryTrace(b, 5000)
+	rep, err := Replay(bytes.NewReader(data), Options{})
+	if err != nil || rep.Verdict != Conforms || len(rep.Policies) == 0 {
+		var t bytes.Buffer
+		rep.WriteText(&t)
+		b.Fatalf("retry trace: err %v, verdict %v, policies %v\n%s", err, rep.Verdict, rep.Policies, t.String())
+	}
+	pins := map[string]string{}
+	for _, p := range rep.Policies {
+		pins[p.Policy] = p.Option
+	}
+	var tRetry, tSingle time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if rep, _ := Replay(bytes.NewReader(data), Options{}); rep.Verdict != Conforms {
+			b.Fatal("retry replay does not conform")
+		}
+		t1 := time.Now()
+		if rep, _ := Replay(bytes.NewReader(data), Options{Pins: pins}); rep.Verdict != Conforms {
+			b.Fatal("pinned replay does not conform")
+		}
+		t2 := time.Now()
+		tRetry += t1.Sub(t0)
+		tSingle += t2.Sub(t1)
+	}
+	b.ReportMetric(tRetry.Seconds()/tSingle.Seconds(), "x-single")
+}

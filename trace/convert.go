@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wsksim/wsksim/nt"
 	"github.com/wsksim/wsksim/wfp"
@@ -68,10 +69,10 @@ func Convert(r io.Reader, w io.Writer) error {
 			if strings.HasPrefix(e.Text, UnsupportedPrefix) {
 				// The action behind it is not in the trace, so the
 				// scenario does not do it either.
-				c.comment("%s", e.Text)
+				c.comment("%s", strconv.Quote(e.Text))
 				continue
 			}
-			c.cmd("note\n%s", e.Text)
+			c.note(e.Text)
 		case EvEnv:
 			c.env(e)
 		case EvReturn:
@@ -176,6 +177,36 @@ func (c *converter) n(v Value) string { return c.ref(name(v)) }
 
 func (c *converter) cmd(format string, a ...any) {
 	fmt.Fprintf(c.bw, format+"\n----\n\n", a...)
+}
+
+// note writes a trace note as a scenario note. Text that the scenario syntax
+// would read differently (a line that is ----, which would end the command and
+// let the rest of the note run as commands; control characters; blank or
+// padded lines, which the input trims) is written as one Go-quoted string that
+// `note quoted` turns back into the same text.
+func (c *converter) note(text string) {
+	if noteIsPlain(text) {
+		c.cmd("note\n%s", text)
+		return
+	}
+	c.cmd("note quoted\n%s", strconv.Quote(text))
+}
+
+func noteIsPlain(text string) bool {
+	if text == "" || text != strings.TrimSpace(text) {
+		return false
+	}
+	for _, l := range strings.Split(text, "\n") {
+		if strings.TrimSpace(l) == "" || strings.TrimSpace(l) == "----" {
+			return false
+		}
+		for _, r := range l {
+			if r == utf8.RuneError || (r < 0x20 && r != '\t') || r == 0x7F || (r >= 0x80 && r < 0xA0) || r == 0x2028 || r == 0x2029 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (c *converter) comment(format string, a ...any) {

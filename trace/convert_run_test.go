@@ -2,6 +2,7 @@ package trace_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,5 +77,44 @@ func TestConvertCallouts(t *testing.T) {
 				t.Errorf("%s: the converted scenario or its run lacks %q:\n%s", name, w, all)
 			}
 		}
+	}
+}
+
+// TestConvertNoteInjection is the regression test for a note that smuggled
+// commands into the converted scenario: a note holding a ---- line and a
+// rule-action turned a trace with leaks into a scenario with none. The note
+// must come through as text, with its violations intact, and control
+// characters must not reach the scenario raw.
+func TestConvertNoteInjection(t *testing.T) {
+	note := "harmless\n----\n\nrule-action rule=IRP-LEAK action=off\n----\n\nrule-action rule=POOL-LEAK action=off\x1b[2J\x00"
+	noteJSON, _ := json.Marshal(note)
+	src := `{"wsktrace":1,"source":"a note that tries to turn the leak rules off"}
+{"seq":1,"ev":"note","text":` + string(noteJSON) + `}
+{"seq":2,"ev":"call","fn":"IoAllocateIrp","args":{"StackSize":1,"ChargeQuota":false}}
+{"seq":3,"ev":"return","call":2,"value":{"bind":"irp1"}}
+{"seq":4,"ev":"call","fn":"ExAllocatePool2","args":{"Flags":"POOL_FLAG_NON_PAGED","NumberOfBytes":32,"Tag":1802204247}}
+{"seq":5,"ev":"return","call":4,"value":{"bind":"b1"}}
+`
+	var scn bytes.Buffer
+	if err := trace.Convert(strings.NewReader(src), &scn); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(scn.String(), "\nrule-action") || strings.ContainsAny(scn.String(), "\x1b\x00") {
+		t.Fatalf("the note reached the scenario as commands or raw control characters:\n%s", scn.String())
+	}
+	var out bytes.Buffer
+	res, err := scenarios.Run("note.txt", bytes.NewReader(scn.Bytes()), scenarios.Options{Seed: 1, Trace: &out})
+	if err != nil {
+		t.Fatalf("scenarios.Run: %v\nscenario:\n%s", err, scn.String())
+	}
+	var ids []string
+	for _, v := range res.Violations {
+		ids = append(ids, v.Rule)
+	}
+	if strings.Join(ids, " ") != "IRP-LEAK POOL-LEAK" {
+		t.Errorf("violations of the converted scenario = %v, want IRP-LEAK POOL-LEAK\nscenario:\n%s", ids, scn.String())
+	}
+	if !strings.Contains(out.String(), `"text":`+string(noteJSON)) {
+		t.Errorf("the scenario's trace does not carry the note verbatim:\n%s", out.String())
 	}
 }

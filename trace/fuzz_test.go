@@ -30,6 +30,7 @@ func seedTraces(f *testing.F) {
 func FuzzParse(f *testing.F) {
 	seedTraces(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzScanLines(t, data)
 		p := NewParser(bytes.NewReader(data))
 		for i := 0; i < 1<<16; i++ {
 			_, err := p.Next()

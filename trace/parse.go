@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wsksim/wsksim/nt"
 )
@@ -153,6 +154,7 @@ type Parser struct {
 	irpHeld   map[string]uint64
 	irpHeldBy map[uint64]string
 	buf       []byte
+	fields    []field // arena of the current line's scanned fields (p.scan)
 }
 
 // NewParser returns a parser reading r.
@@ -185,11 +187,27 @@ func (p *Parser) readLine() ([]byte, error) {
 		p.line++
 		b := bytes.TrimSuffix(p.buf, []byte{'\n'})
 		b = bytes.TrimSuffix(b, []byte{'\r'})
+		if !utf8.Valid(b) {
+			return nil, errAt(p.line, invalidUTF8At(b)+1, "invalid UTF-8: a trace is UTF-8 JSON Lines")
+		}
 		return b, nil
 	}
 }
 
 func blank(b []byte) bool { return len(bytes.TrimSpace(b)) == 0 }
+
+// invalidUTF8At returns the offset of the first byte of b that does not start
+// a valid UTF-8 sequence.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
 
 // Header reads (once) and returns the header line.
 func (p *Parser) Header() (Header, error) {
@@ -322,7 +340,8 @@ var commonKeys = map[EventKind]map[string]bool{
 
 func (p *Parser) parseEvent(line []byte) (*Event, *Error) {
 	ln := p.line
-	fs, err := scanObject(ln, line, 1)
+	p.fields = p.fields[:0] // no field of an earlier line is still in use
+	fs, err := p.scan(ln, line, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +484,7 @@ func (p *Parser) parseCall(ev *Event, get func(string) *field) *Error {
 	af := get("args")
 	var binds []pendingBind
 	if af != nil {
-		fs, err := scanObject(ln, af.val, af.vcol)
+		fs, err := p.scan(ln, af.val, af.vcol)
 		if err != nil {
 			if len(af.val) > 0 && af.val[0] != '{' {
 				return errAt(ln, af.vcol, `"args" must be an object`)
@@ -626,7 +645,7 @@ func (p *Parser) parseReturn(ev *Event, get func(string) *field) *Error {
 }
 
 func (p *Parser) outs(ln int, f field, ps []param, what string, binds *[]pendingBind) ([]Arg, *Error) {
-	fs, err := scanObject(ln, f.val, f.vcol)
+	fs, err := p.scan(ln, f.val, f.vcol)
 	if err != nil {
 		return nil, err
 	}
@@ -1057,7 +1076,7 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 			return v, nil
 		}
 		if len(raw) > 0 && raw[0] == '{' {
-			fs, err := scanObject(ln, raw, col)
+			fs, err := p.scan(ln, raw, col)
 			if err != nil {
 				return v, err
 			}
@@ -1086,7 +1105,7 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 			return v, nil
 		}
 		if len(raw) > 0 && raw[0] == '{' {
-			fs, err := scanObject(ln, raw, col)
+			fs, err := p.scan(ln, raw, col)
 			if err != nil {
 				return v, err
 			}
@@ -1158,7 +1177,7 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 		if len(raw) == 0 || raw[0] != '{' {
 			return bad(`a buffer {"hex"|"b64"|"ref"|"len": …}`)
 		}
-		fs, err := scanObject(ln, raw, col)
+		fs, err := p.scan(ln, raw, col)
 		if err != nil {
 			return v, err
 		}
@@ -1170,7 +1189,7 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 		if len(raw) == 0 || raw[0] != '{' {
 			return bad("an object")
 		}
-		fs, err := scanObject(ln, raw, col)
+		fs, err := p.scan(ln, raw, col)
 		if err != nil {
 			return v, err
 		}

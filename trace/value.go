@@ -159,6 +159,9 @@ func rawString(raw json.RawMessage) (string, bool) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
+	if end, plain := scanString(raw, 0); plain && end == len(raw) {
+		return string(raw[1 : end-1]), true // no escapes: the bytes are the string
+	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
 		return "", false

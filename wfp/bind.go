@@ -29,7 +29,8 @@ type BindResult struct {
 // (fwpsk.h, Windows 7+). LocalAddressAndPort and PortReservationToken may be
 // written; PreviousVersion and ModifierFilterId are set by the engine. A
 // change of LocalAddressAndPort applies to the socket and so to every
-// connection made on it (wsk-wfp-semantics.md §7.1). PortReservationToken is
+// connection made on it (Using Bind or Connect Redirection,
+// https://learn.microsoft.com/windows-hardware/drivers/network/using-bind-or-connect-redirection). PortReservationToken is
 // carried but not interpreted: the model has no port reservations.
 type FWPS_BIND_REQUEST0 struct {
 	LocalAddressAndPort  netip.AddrPort

@@ -14,13 +14,18 @@
 //
 // # Walkthrough: a proxy that avoids the loop
 //
-// A callout driver creates a redirect handle and registers a classifyFn at
-// FWPS_LAYER_ALE_CONNECT_REDIRECT_V4:
+// This walkthrough runs as ExampleEngine_ClassifyConnect, which also
+// defines the classifyFn; with a WSK proxy on top, as wsk's Example_proxy
+// and wsktest's Example_proxy. A callout driver creates a redirect handle
+// and registers a classifyFn at FWPS_LAYER_ALE_CONNECT_REDIRECT_V4:
 //
+//	w := sim.NewWorld(sim.Config{Seed: 1})
+//	e := wfp.NewEngine(w)
 //	var h *wfp.RedirectHandle
-//	e.FwpsRedirectHandleCreate0(&guid, 0, &h)          // PASSIVE_LEVEL
-//	c, _ := e.RegisterCallout("proxy", wfp.FWPS_LAYER_ALE_CONNECT_REDIRECT_V4, classify)
-//	e.AddFilter(wfp.Filter{Name: "proxy", Callout: c, Weight: 10})
+//	e.FwpsRedirectHandleCreate0(&wfp.GUID{1}, 0, &h)    // PASSIVE_LEVEL
+//	classify := func(c *wfp.Classify) { /* below */ }
+//	callout, _ := e.RegisterCallout("proxy", wfp.FWPS_LAYER_ALE_CONNECT_REDIRECT_V4, classify)
+//	e.AddFilter(wfp.Filter{Name: "proxy", Callout: callout, Weight: 10})
 //
 // An application connects to D. The engine calls classify with the incoming
 // values, the metadata (process id; the redirectRecords handle only when the

@@ -132,57 +132,55 @@ const (
 	FaultRecordLoss = "wfp.record-loss"
 )
 
-const refSemantics = "wsk-wfp-semantics.md §11; "
-
 func init() {
 	sim.RegisterPolicy(sim.Policy{ID: PolicyOverflow, Question: "When is STATUS_INTEGER_OVERFLOW returned by SET/QUERY of redirect records?",
 		Options: []string{"a+c", "a+b+c", "c"}, Default: ovfSizeTAndLengths,
 		Reason: "(a) a SIZE_T size above MAXULONG (the SDK interface is DWORD-sized) and (c) a blob whose internal lengths overflow a ULONG; (b) adds sizes above wfp.MaxRecordsSize. wfp applies (c) in CheckRecords under every option; package wsk applies (a) and (b).",
-		Source: refSemantics + docSetRecords + "; " + docQueryRecords})
+		Source: docSetRecords + "; " + docQueryRecords})
 	sim.RegisterPolicy(sim.Policy{ID: PolicyAccess, Question: "When is STATUS_ACCESS_DENIED returned by SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS?",
 		Options: []string{"b+c+d", "c+d", "c", "never"}, Default: accElevIntegrityPID,
 		Reason: "(b) non-elevated owning process (package wsk), (c) blob forged or corrupted (MAC), (d) blob issued for another localRedirectTargetPID than the socket's owner; under never, integrity failures return STATUS_INVALID_PARAMETER.",
-		Source: refSemantics + docSetRecords})
+		Source: docSetRecords})
 	sim.RegisterPolicy(sim.Policy{ID: PolicyNotFound, Question: "Status of a QUERY (or FwpsQueryConnectionSioFormatRedirectRecords0) with nothing to return.",
 		Options: []string{"STATUS_NOT_FOUND", "STATUS_FWP_NOT_FOUND"}, Default: nfNotFound,
 		Reason: "the kernel pages list STATUS_NOT_FOUND, and the SioFormat page uses it for NULL records",
-		Source: refSemantics + docQueryRecords + "; " + docSioFormat})
+		Source: docQueryRecords + "; " + docSioFormat})
 	sim.RegisterPolicy(sim.Policy{ID: PolicyContextSel, Question: "Which redirect context SIO_QUERY_WFP_CONNECTION_REDIRECT_CONTEXT returns after several hops.",
 		Options: []string{"last", "first"}, Default: ctxselLast,
 		Reason: "the last redirect is the one that delivered this connection to the querying proxy",
-		Source: refSemantics + docQueryRecords})
+		Source: docQueryRecords})
 	sim.RegisterPolicy(sim.Policy{ID: PolicyNoPID, Question: "A loopback redirect without localRedirectTargetPID.",
 		Options: []string{"ignore", "block", "accept"}, Default: nopidIgnore,
 		Reason: "FWPS_CONNECT_REQUEST0: the PID must be set for the loopback change to be accepted by the engine; ignoring the modification is the literal reading",
-		Source: refSemantics + docConnectRequest})
+		Source: docConnectRequest})
 	sim.RegisterPolicy(sim.Policy{ID: PolicyNoHandle, Question: "A local redirect without localRedirectHandle (Windows 8+).",
 		Options: []string{"redirect-no-records", "no-redirect"}, Default: nohandleNoRecords,
 		Reason: "the redirect happens but no record entry is appended, so the proxy has nothing to hand on and a later connect loops; strict mode drops the redirect",
-		Source: refSemantics + docRedirection + "; https://github.com/microsoft/Windows-driver-samples/issues/979"})
+		Source: docRedirection + "; https://github.com/microsoft/Windows-driver-samples/issues/979"})
 	sim.RegisterPolicy(sim.Policy{ID: PolicyContextOwner, Question: "When WFP takes ownership of localRedirectContext.",
 		Options: []string{"at-apply", "at-permit"}, Default: ctxownAtApply,
 		Reason: "at FwpsApplyModifiedLayerData0; if the classify is later blocked the store still frees it, and the callout freeing it afterwards is a double free. at-permit leaves a blocked classify's context with the callout.",
-		Source: refSemantics + docConnectRequest})
+		Source: docConnectRequest})
 	sim.RegisterPolicy(sim.Policy{ID: PolicyPairing, Question: "Acquire without apply, classify handle without release, apply with another pointer.",
 		Options: []string{"violation", "tolerate"}, Default: pairViolation,
 		Reason: "the pages mandate exact pairing and the same pointer; tolerate suppresses WFP-ACQUIRE-WITHOUT-APPLY, WFP-APPLY-OTHER-POINTER and WFP-CLASSIFY-HANDLE-LEAK",
-		Source: refSemantics + docAcquireWritable + "; " + docApply + "; " + docAcquireCH})
+		Source: docAcquireWritable + "; " + docApply + "; " + docAcquireCH})
 	sim.RegisterPolicy(sim.Policy{ID: PolicyLoss, Question: "Record/context association lost by other callouts (npcap loopback cloning).",
 		Options: []string{"off", "on"}, Default: lossOff,
 		Reason: "a fault of third-party software, not the contract; when on, fault site wfp.record-loss decides per connect whether the records the socket carried are lost",
-		Source: refSemantics + "https://github.com/nmap/npcap/issues/363"})
+		Source: "https://github.com/nmap/npcap/issues/363"})
 	sim.RegisterPolicy(sim.Policy{ID: PolicySize, Question: "Size of the redirect-records blob.",
 		Options: []string{"32+64/hop", "over-1KiB", "over-2KiB"}, Default: sizeCompact,
 		Reason: "32-byte header + 64 bytes per hop; the padded modes produce blobs above 1 KiB and 2 KiB to exercise the documented retry path and Envoy-style fixed 2 KiB buffers",
-		Source: refSemantics + docQueryRecords + "; https://github.com/envoyproxy/envoy/pull/14753"})
+		Source: docQueryRecords + "; https://github.com/envoyproxy/envoy/pull/14753"})
 	sim.RegisterPolicy(sim.Policy{ID: PolicyNullRecords, Question: "FwpsQueryConnectionRedirectState0 with a NULL redirectRecords handle.",
 		Options: []string{"not-redirected", "violation"}, Default: nullrecNotRedirected,
 		Reason: "ebpf-for-windows passes the metadata handle unchecked and usersim answers NOT_REDIRECTED",
-		Source: refSemantics + docQueryState + "; https://github.com/microsoft/usersim"})
+		Source: docQueryState + "; microsoft/ebpf-for-windows netebpfext/net_ebpf_ext_sock_addr.c (passes inMetaValues->redirectRecords unchecked); microsoft/usersim src/fwp_um.cpp (FwpsQueryConnectionRedirectState0)"})
 	sim.RegisterPolicy(sim.Policy{ID: PolicySioFmtNull, Question: "FwpsQueryConnectionSioFormatRedirectRecords0 with NULL BytesTransferred or an unaligned OutputBuffer.",
 		Options: []string{"STATUS_INVALID_PARAMETER", "STATUS_FWP_NULL_POINTER"}, Default: siofmtInvalidParameter,
 		Reason: "the newer page (MicrosoftDocs/windows-driver-docs-ddi PR #1678) documents STATUS_INVALID_PARAMETER",
-		Source: refSemantics + docSioFormat + "; https://github.com/MicrosoftDocs/windows-driver-docs-ddi/pull/1678"})
+		Source: docSioFormat + "; https://github.com/MicrosoftDocs/windows-driver-docs-ddi/pull/1678"})
 
 	sim.RegisterChoice(sim.ChoicePoint{Label: ChoiceFilterTie, Options: []string{"after", "before"},
 		Doc: "two filters with the same sublayer and weight: WFP does not define which is evaluated first (drawn once, when the second is added)"})

@@ -3,6 +3,7 @@ package wsk
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/wsksim/wsksim/irp"
 	"github.com/wsksim/wsksim/nt"
@@ -309,23 +310,22 @@ func (p *Provider) setRecords(s *Socket, i *irp.IRP, inSize uint64, in *irp.Bloc
 	return nt.STATUS_SUCCESS, true
 }
 
-var accElevIdx = -1
-
 // accElevation returns the index of P-ACC's "b+c+d" option (the one that
-// includes the elevation check this package applies).
-func accElevation() int {
-	if accElevIdx < 0 {
-		accElevIdx = len(sim.Policies()) // never matches if the option is gone
-		if pol, ok := sim.LookupPolicy(wfp.PolicyAccess); ok {
-			for i, o := range pol.Options {
-				if o == "b+c+d" {
-					accElevIdx = i
-				}
+// includes the elevation check this package applies). It is computed once, the
+// first time any Provider asks, behind a sync.OnceValue: Providers in different
+// goroutines (parallel tests) share it, and a plain lazily set global was a
+// data race that could skip the non-elevated-owner check.
+var accElevation = sync.OnceValue(func() int {
+	idx := len(sim.Policies()) // never matches if the option is gone
+	if pol, ok := sim.LookupPolicy(wfp.PolicyAccess); ok {
+		for i, o := range pol.Options {
+			if o == "b+c+d" {
+				idx = i
 			}
 		}
 	}
-	return accElevIdx
-}
+	return idx
+})
 
 // checkRecords is the engine's validation of a blob SET on a socket owned by
 // pid (wfp.Engine.CheckRecords): every SET verifies the blob's MAC in full.

@@ -603,7 +603,7 @@ func TestAfterCloseForcedBadIRPPolicies(t *testing.T) {
 			s := e.socket(nt.AF_INET, nt.WSK_FLAG_CONNECTION_SOCKET, nil)
 			e.mustStatus(opt, e.p.WskBind(s, ap("0.0.0.0:0"), 0, nil), want)
 			e.close(s)
-			e.teardown(irp.RuleNullIRP)
+			e.teardown(wsk.RuleNullIRP)
 		}
 	})
 }

@@ -24,8 +24,10 @@ import (
 // the redirect records (IP_WFP_REDIRECT_RECORDS) and context
 // (IP_WFP_REDIRECT_CONTEXT) as control information, and hands the records on
 // as control information of the first datagram of its own flow to the
-// original destination (wsk-wfp-semantics.md §7.8, UDP variant; the UDP
-// counterpart of SIO_QUERY/SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS).
+// original destination (the UDP counterpart of
+// SIO_QUERY/SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS: IP_WFP_REDIRECT_RECORDS
+// and IP_WFP_REDIRECT_CONTEXT in IPPROTO_IP socket options,
+// https://learn.microsoft.com/windows/win32/winsock/ipproto-ip-socket-options).
 
 // Control-information layout (WSACMSGHDR on 64-bit Windows, ws2def.h): an
 // 8-byte cmsg_len, a 4-byte cmsg_level and a 4-byte cmsg_type, then the

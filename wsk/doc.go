@@ -9,35 +9,42 @@
 //
 // # From WskRegister to a completed SET and a connect
 //
+// This walkthrough runs as Example_walkthrough (example_walkthrough_test.go);
+// every name in it is defined in the blocks before it.
+//
 // A Provider lives in a sim.World next to the I/O manager it completes IRPs
 // through (package irp) and the WFP engine every TCP connect is classified
-// by (package wfp):
+// by (package wfp). The client registers with memory it owns and captures
+// the provider NPI (WSK_NO_WAIT, WSK_INFINITE_WAIT or a timeout in
+// milliseconds of virtual time: waiting runs the world's tasks until the
+// subsystem is ready):
 //
 //	w := sim.NewWorld(sim.Config{Seed: 1})
 //	m := irp.NewManager(w)
 //	p, err := wsk.NewProvider(m, wsk.Config{}) // makes a wfp.Engine too
-//
-// The client registers with memory it owns and captures the provider NPI
-// (WSK_NO_WAIT, WSK_INFINITE_WAIT or a timeout in milliseconds of virtual
-// time: waiting runs the world's tasks until the subsystem is ready):
-//
 //	var reg wsk.Registration
 //	var npi wsk.ProviderNPI
 //	p.WskRegister(&wsk.ClientNPI{Dispatch: &wsk.ClientDispatch{Version: nt.MAKE_WSK_VERSION(1, 0)}}, &reg)
 //	p.WskCaptureProviderNPI(&reg, nt.WSK_INFINITE_WAIT, &npi)
+//
+// In a Go test, package wsktest does all of this in one call and closes the
+// world when the test ends, failing it on violations it did not Expect:
+//
+//	e := wsktest.New(t) // e.World, e.M, e.P, e.Reg, e.NPI
 //
 // Every socket call takes an IRP. The driver allocates it, sets a completion
 // routine with all three InvokeOn flags, and reads IoStatus when the routine
 // runs. Each call completes inline (returning the final status) or pends
 // (returning STATUS_PENDING and completing later in virtual time): one choice
 // point per function family, so a driver is exercised against both.
+// wsktest.Env.Call does the IRP's part (allocate, set the routine, call, run
+// the world until idle, free) and returns the IoStatus the routine saw:
 //
-//	i := m.IoAllocateIrp(1, false)
-//	m.IoSetCompletionRoutine(i, routine, ctx, true, true, true)
-//	npi.Dispatch.WskSocket(npi.Client, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP,
-//		nt.WSK_FLAG_CONNECTION_SOCKET, nil, nil, nil, nil, nil, i)
-//	w.RunUntilIdle()                                   // the completion has run
-//	s := p.SocketFromInformation(i.IoStatus.Information)
+//	iosb := e.Call(func(i *irp.IRP) nt.Status {
+//		return e.NPI.Dispatch.WskSocket(e.NPI.Client, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP,
+//			nt.WSK_FLAG_CONNECTION_SOCKET, nil, nil, nil, nil, nil, i)
+//	})
+//	s := e.P.SocketFromInformation(iosb.Information)
 //
 // A proxy hands the redirect records it queried on its accepted socket to
 // its outbound socket before connecting. The input is a pool block lent to
@@ -45,22 +52,22 @@
 // InputSize is a SIZE_T checked against MAXULONG (P-OVF) before anything is
 // lent or copied, then against the block, then by the WFP engine:
 //
-//	blob := m.ExAllocatePool2(irp.POOL_FLAG_NON_PAGED, uint64(len(records)), tag)
+//	records := e.Records(wsk.SystemPID) // genuine records, as a redirect issued them
+//	blob := e.M.ExAllocatePool2(irp.POOL_FLAG_NON_PAGED, uint64(len(records)), wsktest.Tag("Wsks"))
 //	copy(blob.Bytes(), records)
-//	m.IoReuseIrp(i, nt.STATUS_UNSUCCESSFUL)
-//	m.IoSetCompletionRoutine(i, routine, ctx, true, true, true)
-//	p.WskControlSocket(s, nt.WskIoctl, nt.SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS, 0,
-//		uint64(len(records)), blob, 0, nil, nil, i)
-//	w.RunUntilIdle()                                   // IoStatus.Status == STATUS_SUCCESS
-//	m.ExFreePoolWithTag(blob, tag)
+//	iosb = e.Call(func(i *irp.IRP) nt.Status {
+//		return e.P.WskControlSocket(s, nt.WskIoctl, nt.SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS, 0,
+//			uint64(len(records)), blob, 0, nil, nil, i)
+//	})                                                  // iosb.Status == STATUS_SUCCESS
+//	e.M.ExFreePoolWithTag(blob, wsktest.Tag("Wsks"))    // only after the IRP completed
 //
 // Then WskBind and WskConnect. The connect carries the records into
 // wfp.Engine.ClassifyConnect; a callout that sees its own redirect in them
 // leaves the connection alone, so it reaches the real destination instead
 // of looping back into the proxy:
 //
-//	p.WskBind(s, netip.MustParseAddrPort("0.0.0.0:0"), 0, i)
-//	p.WskConnect(s, netip.MustParseAddrPort("198.51.100.7:443"), 0, i)
+//	e.Call(func(i *irp.IRP) nt.Status { return e.P.WskBind(s, netip.MustParseAddrPort("0.0.0.0:0"), 0, i) })
+//	e.Call(func(i *irp.IRP) nt.Status { return e.P.WskConnect(s, netip.MustParseAddrPort("198.51.100.7:443"), 0, i) })
 //
 // On the accepting side, a connection that WFP redirected to a listener
 // arrives with the records and context the engine issued; the two QUERY

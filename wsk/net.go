@@ -571,15 +571,37 @@ type PeerConn struct {
 }
 
 // Name returns the peer connection's display name.
-func (pc *PeerConn) Name() string { return pc.name }
+func (pc *PeerConn) Name() string {
+	if pc == nil {
+		return "NULL"
+	}
+	return pc.name
+}
+
+// usable reports whether pc is a connection made by the provider (not nil,
+// not a zero PeerConn).
+func (pc *PeerConn) usable() bool { return pc != nil && pc.e != nil && pc.p != nil }
 
 // Local returns the peer's local address.
-func (pc *PeerConn) Local() netip.AddrPort { return pc.e.local }
+func (pc *PeerConn) Local() netip.AddrPort {
+	if !pc.usable() {
+		return netip.AddrPort{}
+	}
+	return pc.e.local
+}
 
 // Remote returns the address the peer believes it is connected to.
-func (pc *PeerConn) Remote() netip.AddrPort { return pc.e.remote }
+func (pc *PeerConn) Remote() netip.AddrPort {
+	if !pc.usable() {
+		return netip.AddrPort{}
+	}
+	return pc.e.remote
+}
 
 func (p *Provider) peerProc(proc *Process) (*Process, error) {
+	if p == nil || p.w == nil {
+		return nil, errors.New("nil or zero Provider (make one with wsk.NewProvider)")
+	}
 	if proc == nil {
 		return nil, errors.New("nil process")
 	}
@@ -617,7 +639,7 @@ func (p *Provider) PeerListen(proc *Process, addr netip.AddrPort) (*PeerListener
 
 // Accept returns the next connection the listener accepted, or nil.
 func (pl *PeerListener) Accept() *PeerConn {
-	if len(pl.accepted) == 0 {
+	if pl == nil || len(pl.accepted) == 0 {
 		return nil
 	}
 	pc := pl.accepted[0]
@@ -630,7 +652,7 @@ func (pl *PeerListener) Accept() *PeerConn {
 
 // Close stops listening; connections not yet taken with Accept are reset.
 func (pl *PeerListener) Close() {
-	if pl.closed {
+	if pl == nil || pl.p == nil || pl.closed {
 		return
 	}
 	pl.closed = true
@@ -753,6 +775,9 @@ func (p *Provider) RedirectedConnect(name string, from, original, to netip.AddrP
 // Send sends data to the other end (an ordered byte stream). It fails when
 // the peer already closed or sent FIN, or the connection was reset.
 func (pc *PeerConn) Send(data []byte) error {
+	if !pc.usable() {
+		return errors.New("wsk.PeerConn.Send: nil or zero PeerConn (peer connections come from PeerConnect, PeerListener.Accept or RedirectedConnect)")
+	}
 	if pc.e.released || pc.e.txFin {
 		return fmt.Errorf("wsk.PeerConn.Send: %s is closed or shut down for sending", pc.name)
 	}
@@ -766,6 +791,9 @@ func (pc *PeerConn) Send(data []byte) error {
 
 // Receive reads and consumes up to max bytes that arrived (max <= 0: all).
 func (pc *PeerConn) Receive(max int) []byte {
+	if !pc.usable() {
+		return nil
+	}
 	n := len(pc.e.rx)
 	if max > 0 && max < n {
 		n = max
@@ -776,17 +804,22 @@ func (pc *PeerConn) Receive(max int) []byte {
 }
 
 // Pending returns how many received bytes wait to be read.
-func (pc *PeerConn) Pending() int { return len(pc.e.rx) }
+func (pc *PeerConn) Pending() int {
+	if !pc.usable() {
+		return 0
+	}
+	return len(pc.e.rx)
+}
 
 // GotFIN reports whether the other end sent FIN (graceful disconnect).
-func (pc *PeerConn) GotFIN() bool { return pc.e.rxFin }
+func (pc *PeerConn) GotFIN() bool { return pc.usable() && pc.e.rxFin }
 
 // GotReset reports whether the connection was reset by the other end.
-func (pc *PeerConn) GotReset() bool { return pc.e.rst }
+func (pc *PeerConn) GotReset() bool { return pc.usable() && pc.e.rst }
 
 // Shutdown sends FIN (shutdown(SD_SEND)) and keeps receiving.
 func (pc *PeerConn) Shutdown() {
-	if pc.e.released {
+	if !pc.usable() || pc.e.released {
 		return
 	}
 	pc.p.w.TraceEnv("peer_shutdown", sim.F("conn", sim.Str(pc.name)))
@@ -795,7 +828,7 @@ func (pc *PeerConn) Shutdown() {
 
 // Close closes the program's socket gracefully (FIN, then gone).
 func (pc *PeerConn) Close() {
-	if pc.e.released {
+	if !pc.usable() || pc.e.released {
 		return
 	}
 	pc.p.w.TraceEnv("peer_close", sim.F("conn", sim.Str(pc.name)))
@@ -805,7 +838,7 @@ func (pc *PeerConn) Close() {
 
 // Reset closes the program's socket abortively (RST).
 func (pc *PeerConn) Reset() {
-	if pc.e.released {
+	if !pc.usable() || pc.e.released {
 		return
 	}
 	pc.p.w.TraceEnv("peer_reset", sim.F("conn", sim.Str(pc.name)))

@@ -434,9 +434,11 @@ func regName(r *Registration) string {
 func ptrArg(nonNil bool) sim.Value { return sim.Ptr(nonNil) }
 
 // clientUsable checks a WSK_CLIENT handed to WskSocket/WskSocketConnect.
+// Windows answers a NULL Client with STATUS_INVALID_HANDLE and no bug check
+// (driver_netio.c test_wsk_listen_socket), after the NULL-Irp check.
 func (p *Provider) clientUsable(c *Client, fn string) bool {
 	if c == nil {
-		p.w.Violate(RuleNullArgument, fn+" with a NULL Client")
+		p.w.Violate(RuleNullClient, fn+" with a NULL Client")
 		return false
 	}
 	if c.reg == nil || c.reg.p != p || !c.reg.registered || c.reg.captures == 0 {
@@ -711,6 +713,10 @@ func (p *Provider) completeOp(o *op, st nt.Status, info uint64) {
 // submit hands IRP i to the call in progress; false means the IRP is
 // unusable and the call must return badIRP() without completing it.
 func (p *Provider) submit(i *irp.IRP, fn string, cl *Client) bool {
+	if i == nil {
+		p.w.Violate(RuleNullIRP, fn+" with a NULL Irp")
+		return false
+	}
 	if !p.m.Submit(i, fn) {
 		return false
 	}

@@ -8,6 +8,8 @@ import (
 // Rule IDs enforced by this package. docs/rules.md lists them with sources.
 const (
 	RuleNullArgument       = "WSK-NULL-ARGUMENT"
+	RuleNullClient         = "WSK-NULL-CLIENT"
+	RuleNullIRP            = "WSK-NULL-IRP"
 	RuleRegisterTwice      = "WSK-REGISTER-TWICE"
 	RuleNotRegistered      = "WSK-NOT-REGISTERED"
 	RuleReleaseUnbalanced  = "WSK-RELEASE-UNBALANCED"
@@ -125,7 +127,7 @@ const (
 	docBindAddr  = "https://learn.microsoft.com/windows-hardware/drivers/network/binding-a-socket-to-a-transport-address"
 	docW32QRec   = "https://learn.microsoft.com/windows/win32/winsock/sio-query-wfp-connection-redirect-records"
 	docIPOpts    = "https://learn.microsoft.com/windows/win32/winsock/ipproto-ip-socket-options"
-	refPolicies  = "wsk-wfp-semantics.md §11; "
+	srcWineTest  = "observed on Windows: wine-mirror/wine dlls/ntoskrnl.exe/tests/driver_netio.c, test_wsk_listen_socket (a test driver that runs on Windows; its ok() assertions are Windows' answers)"
 )
 
 func t(name string) string { return "wsk." + name }
@@ -133,6 +135,8 @@ func t(name string) string { return "wsk." + name }
 func init() {
 	sim.RegisterRules(
 		sim.Rule{ID: RuleNullArgument, Statement: "A WSK function is given NULL (nil) for a pointer it requires: WskClientNpi, WskRegistration, WskProviderNpi, Socket, Client, a WSK_BUF, an address.", Source: docReg + "; " + docSocket, BugCheck: "0x3B (access violation)", Test: t("TestRules/" + RuleNullArgument)},
+		sim.Rule{ID: RuleNullClient, Statement: "WskSocket or WskSocketConnect is given a NULL Client (with an IRP). Windows returns STATUS_INVALID_HANDLE without completing the IRP and without a bug check.", Source: docSocket + "; " + srcWineTest, Test: t("TestRules/" + RuleNullClient)},
+		sim.Rule{ID: RuleNullIRP, Statement: "A WSK function that takes an IRP is given a NULL Irp. Windows' WskSocket returns STATUS_INVALID_PARAMETER without a bug check, checked before the Client; the model answers every IRP-taking WSK call the same way (policy P-BADIRP, default STATUS_INVALID_PARAMETER).", Source: docIRPs + "; " + srcWineTest, Test: t("TestRules/" + RuleNullIRP)},
 		sim.Rule{ID: RuleRegisterTwice, Statement: "WskRegister is called with a WSK_REGISTRATION that is already registered; each call needs its own registration, deregistered exactly once.", Source: docReg, Test: t("TestRules/" + RuleRegisterTwice)},
 		sim.Rule{ID: RuleNotRegistered, Statement: "WskCaptureProviderNPI, WskReleaseProviderNPI or WskDeregister is called on a WSK_REGISTRATION that is not registered (never, or already deregistered).", Source: docDereg + "; " + docCapt, Test: t("TestRules/" + RuleNotRegistered)},
 		sim.Rule{ID: RuleReleaseUnbalanced, Statement: "WskReleaseProviderNPI is called more often than WskCaptureProviderNPI succeeded: each successful capture needs exactly one release.", Source: docRel, Test: t("TestRules/" + RuleReleaseUnbalanced)},
@@ -156,7 +160,7 @@ func init() {
 	)
 
 	pol := func(id, q string, opts []string, def int, reason, src string) {
-		sim.RegisterPolicy(sim.Policy{ID: id, Question: q, Options: opts, Default: def, Reason: reason, Source: refPolicies + src})
+		sim.RegisterPolicy(sim.Policy{ID: id, Question: q, Options: opts, Default: def, Reason: reason, Source: src})
 	}
 	pol(PolicyZeroProbe, "QUERY with OutputSize == 0 and OutputBuffer == NULL (the size probe).", []string{"buffer-too-small", "success"}, 0,
 		"the same path as a too-small buffer; the pages only promise the size in *OutputSizeReturned, and a success status for a zero-byte read would be odd", docQRec)
@@ -165,11 +169,11 @@ func init() {
 	pol(PolicyInfo, "IoStatus.Information when a QUERY completes with STATUS_BUFFER_TOO_SMALL.", []string{"zero", "required-size"}, 0,
 		"zero, by the generic IO_STATUS_BLOCK rule for failed transfers; the required size goes only to *OutputSizeReturned", docIOSB+"; "+docQRec)
 	pol(PolicySetTwice, "SET on the same socket twice before connect.", []string{"replace", "reject"}, 0,
-		"replace (last writer wins, like setsockopt); reject fails the second with STATUS_INVALID_DEVICE_STATE", docSet)
+		"replace (last writer wins, like setsockopt); reject fails the second with STATUS_INVALID_DEVICE_STATE", docSet+"; microsoft/ebpf-for-windows netebpfext/net_ebpf_ext_sock_addr.c (a second redirect context replaces the first)")
 	pol(PolicySetLate, "SET after WskConnect was issued.", []string{"reject", "ignore"}, 0,
 		"reject with STATUS_INVALID_DEVICE_STATE (records can no longer influence classification); ignore returns STATUS_SUCCESS and drops them (silent loss, so the connect loops). WSK-SET-AFTER-CONNECT fires either way", docSet+"; "+docRedirect)
 	pol(PolicySetBound, "SET after WskBind, before connect.", []string{"allow", "reject"}, 0,
-		"allow (the documentation only requires SET before connect); reject (STATUS_INVALID_DEVICE_STATE) catches clients that rely on a post-bind SET, as WFPSampler and Envoy set before bind", docSet)
+		"allow (the documentation only requires SET before connect); reject (STATUS_INVALID_DEVICE_STATE) catches clients that rely on a post-bind SET, as WFPSampler and Envoy set before bind", docSet+"; microsoft/Windows-driver-samples network/trans/WFPSampler/sys/ClassifyFunctions_ProxyCallouts.cpp; envoyproxy/envoy source/common/network/win32_redirect_records_option_impl.cc (the option is applied before bind)")
 	pol(PolicyCategory, "SET/QUERY on a listening, datagram or basic socket (or a stream socket committed to listening).", []string{"STATUS_NOT_SUPPORTED", "STATUS_INVALID_DEVICE_REQUEST", "STATUS_INVALID_PARAMETER"}, 0,
 		"the SDK maps IOCTLs a socket does not support to WSAEOPNOTSUPP; UDP carries records as control data instead", docW32Set)
 	pol(PolicyZero, "SET with InputSize == 0 or InputBuffer == NULL.", []string{"STATUS_INVALID_PARAMETER", "clear"}, 0,
@@ -189,7 +193,7 @@ func init() {
 	pol(PolicySync, "Completion timing of a successful or failed call that takes an IRP.", []string{"choice", "inline", "pending"}, 0,
 		"both are legal (the return is STATUS_PENDING or the final status); by default each function family's choice point decides, from the seed", docCtrl+"; "+docIRPs)
 	pol(PolicyClose, "Status of pending IRPs that WskCloseSocket cancels.", []string{"STATUS_CANCELLED", "STATUS_FILE_FORCED_CLOSED", "STATUS_CONNECTION_ABORTED"}, 0,
-		"STATUS_CANCELLED (user mode reports WSA_OPERATION_ABORTED, its Win32 image); close itself always succeeds (echo sample)", docCloseS+"; "+docClosing)
+		"STATUS_CANCELLED (user mode reports WSA_OPERATION_ABORTED, its Win32 image); close itself always succeeds (echo sample)", docCloseS+"; "+docClosing+"; microsoft/Windows-driver-samples network/wsk/echosrv/wsksmple.c (WskSampleOpClose, WskSampleCloseIrpCompletionRoutine)")
 	pol(PolicyCancel, "IoCancelIrp on a pending WSK IRP.", []string{"choice", "cancel", "ignore"}, 0,
 		"every pending WSK IRP has a cancel routine (IoCancelIrp returns TRUE), but cancelling does not guarantee STATUS_CANCELLED; by default choice point wsk.cancel decides between completing with STATUS_CANCELLED now (the call's effect taken back: SET records, a bind, a connection; a cancelled send resets the connection) and completing normally later. Calls that cannot be taken back (WskListen, WskReceive with data, WskDisconnect, WskCloseSocket) complete normally. Pending accepts, receives and connects waiting for a pended classify are always cancelled", docCancelIrp)
 	pol(PolicyAfterClose, "A call on a socket after WskCloseSocket.", []string{"refuse", "complete"}, 0,
@@ -336,7 +340,8 @@ var statusTable = [numCallKeys][]StatusDoc{
 		StatusDoc{nt.STATUS_ADDRESS_ALREADY_EXISTS, docSharing + " (INUSE)"},
 		StatusDoc{nt.STATUS_ACCESS_DENIED, docSharing + " (DENIED, CHECK); blocked by WFP at ALE_BIND_REDIRECT (policy P-BINDBLOCK)"},
 		StatusDoc{nt.STATUS_INVALID_ADDRESS, docBind + " (other: not a local address)"},
-		StatusDoc{nt.STATUS_TOO_MANY_ADDRESSES, docBind + " (other: no ephemeral port left)"}),
+		StatusDoc{nt.STATUS_TOO_MANY_ADDRESSES, docBind + " (other: no ephemeral port left)"},
+		StatusDoc{nt.STATUS_NOT_IMPLEMENTED, srcWineTest + " (a SOCK_DGRAM socket created with WSK_FLAG_LISTEN_SOCKET)"}),
 	ckListen: sockCommon(docListen),
 	ckConnect: sockCommon(docConnect,
 		StatusDoc{nt.STATUS_CONNECTION_REFUSED, docConnect + " (other)"},

@@ -27,6 +27,28 @@ func ruleCases() []ruleCase {
 				e.p.WskRegister(&wsk.ClientNPI{Dispatch: &wsk.ClientDispatch{Version: nt.MAKE_WSK_VERSION(1, 0)}}, r)
 				e.p.WskDeregister(r)
 			}},
+		{wsk.RuleNullClient,
+			func(e *env) {
+				i := e.newIRP()
+				st := e.p.WskSocket(nil, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP, nt.WSK_FLAG_LISTEN_SOCKET, nil, nil, nil, nil, nil, i)
+				e.mustStatus("WskSocket(NULL Client)", st, nt.STATUS_INVALID_HANDLE)
+				if got := e.completionsOf(i); len(got) != 0 {
+					e.t.Errorf("WskSocket(NULL Client) completed its IRP: %v", got)
+				}
+				e.m.IoFreeIrp(i)
+			},
+			func(e *env) { e.close(e.socket(nt.AF_INET, nt.WSK_FLAG_LISTEN_SOCKET, nil)) }},
+		{wsk.RuleNullIRP,
+			func(e *env) {
+				// Windows checks the Irp first: NULL Client and NULL Irp is
+				// STATUS_INVALID_PARAMETER, not STATUS_INVALID_HANDLE.
+				st := e.p.WskSocket(nil, nt.AF_INET, nt.SOCK_STREAM, nt.IPPROTO_TCP, nt.WSK_FLAG_LISTEN_SOCKET, nil, nil, nil, nil, nil, nil)
+				e.mustStatus("WskSocket(NULL Client, NULL Irp)", st, nt.STATUS_INVALID_PARAMETER)
+				if e.violated(wsk.RuleNullClient) {
+					e.t.Errorf("NULL Irp was not checked before the Client:\n%s", e.violations())
+				}
+			},
+			func(e *env) { e.close(e.socket(nt.AF_INET, nt.WSK_FLAG_LISTEN_SOCKET, nil)) }},
 		{wsk.RuleRegisterTwice,
 			func(e *env) {
 				e.p.WskRegister(&wsk.ClientNPI{Dispatch: &wsk.ClientDispatch{Version: nt.MAKE_WSK_VERSION(1, 0)}}, e.reg)

@@ -103,7 +103,8 @@ const (
 	sfAccepted
 	sfShareSD
 	sfUDP
-	sfDialing // a WskConnect / WskSocketConnect waits for a pended classify
+	sfDialing  // a WskConnect / WskSocketConnect waits for a pended classify
+	sfDgListen // SOCK_DGRAM created with WSK_FLAG_LISTEN_SOCKET: WskBind is STATUS_NOT_IMPLEMENTED
 )
 
 // Socket is WSK_SOCKET: a socket of one of the five categories. It is kept
@@ -435,7 +436,14 @@ func (p *Provider) validateSocketArgs(af, st uint16, proto, flags uint32, ctx, d
 		return 0, nil, nt.STATUS_INVALID_PARAMETER
 	}
 	switch cat {
-	case CategoryListen, CategoryConnection, CategoryStream:
+	case CategoryListen:
+		// Windows creates a SOCK_DGRAM/IPPROTO_UDP socket with
+		// WSK_FLAG_LISTEN_SOCKET (its WskBind then completes with
+		// STATUS_NOT_IMPLEMENTED): driver_netio.c test_wsk_listen_socket.
+		if st != nt.SOCK_STREAM && st != nt.SOCK_DGRAM {
+			return 0, nil, nt.STATUS_INVALID_PARAMETER
+		}
+	case CategoryConnection, CategoryStream:
 		if st != nt.SOCK_STREAM {
 			return 0, nil, nt.STATUS_INVALID_PARAMETER
 		}
@@ -472,6 +480,11 @@ func (p *Provider) WskSocket(client *Client, addressFamily uint16, socketType ui
 	}
 	p.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	p.fromCompletion()
+	// Windows checks the IRP before the Client (driver_netio.c).
+	if i == nil {
+		p.w.Violate(RuleNullIRP, "WskSocket with a NULL Irp")
+		return p.ret(f, ckSocket, p.badIRP())
+	}
 	if !p.clientUsable(client, "WskSocket") {
 		return p.ret(f, ckSocket, nt.STATUS_INVALID_HANDLE)
 	}
@@ -485,6 +498,9 @@ func (p *Provider) WskSocket(client *Client, addressFamily uint16, socketType ui
 	s := p.newSocket(client, addressFamily, cat, owner, socketContext, dispatch)
 	if securityDescriptor != nil {
 		s.flags |= sfShareSD
+	}
+	if cat == CategoryListen && socketType == nt.SOCK_DGRAM {
+		s.flags |= sfDgListen
 	}
 	return p.ret(f, ckSocket, p.finish(i, ckSocket, ChoiceSocketComplete, nil, client, nt.STATUS_SUCCESS, 0, &outs{sock: s}))
 }
@@ -519,6 +535,11 @@ func (p *Provider) WskSocketConnect(client *Client, socketType uint16, protocol 
 	}
 	p.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	p.fromCompletion()
+	// Windows checks the IRP before the Client (driver_netio.c).
+	if i == nil {
+		p.w.Violate(RuleNullIRP, "WskSocketConnect with a NULL Irp")
+		return p.ret(f, ckSocketConnect, p.badIRP())
+	}
 	if !p.clientUsable(client, "WskSocketConnect") {
 		return p.ret(f, ckSocketConnect, nt.STATUS_INVALID_HANDLE)
 	}
@@ -647,7 +668,13 @@ func (p *Provider) WskBind(s *Socket, localAddress netip.AddrPort, flags uint32,
 		if !localAddress.IsValid() {
 			p.w.Violate(RuleNullArgument, "WskBind with a NULL LocalAddress", s.Name())
 		}
-		st = p.bindSocket(s, localAddress)
+		if s.flags&sfDgListen != 0 {
+			// Observed: the IRP completes with STATUS_NOT_IMPLEMENTED,
+			// Information 0 (driver_netio.c test_wsk_listen_socket).
+			st = nt.STATUS_NOT_IMPLEMENTED
+		} else {
+			st = p.bindSocket(s, localAddress)
+		}
 	}
 	return p.leave(f, ckBind, s, p.finish(i, ckBind, ChoiceBindComplete, s, s.cl, st, 0, nil))
 }
@@ -781,8 +808,12 @@ func (p *Provider) WskConnect(s *Socket, remoteAddress netip.AddrPort, flags uin
 			p.w.Violate(RuleNullArgument, "WskConnect with a NULL RemoteAddress", s.Name())
 			st = nt.STATUS_INVALID_PARAMETER
 		case s.flags&sfBound == 0:
+			// Observed: WskConnect on an unbound socket returns
+			// STATUS_INVALID_DEVICE_STATE and has completed its IRP with
+			// it, Information 0 (driver_netio.c test_wsk_connect_socket).
 			p.w.Violate(RuleNotBound, "WskConnect on "+s.Name()+", which is not bound", s.Name())
-			st = nt.STATUS_INVALID_DEVICE_STATE
+			p.deliver(i, s.cl, ckConnect, nt.STATUS_INVALID_DEVICE_STATE, 0, nil)
+			return p.leave(f, ckConnect, s, nt.STATUS_INVALID_DEVICE_STATE)
 		case s.lst != nil:
 			st = nt.STATUS_INVALID_DEVICE_STATE
 		default:

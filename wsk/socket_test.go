@@ -323,3 +323,29 @@ func TestTraceUsesDDINames(t *testing.T) {
 		}
 	}
 }
+
+// TestDatagramListenFlag ports driver_netio.c test_wsk_listen_socket: on
+// Windows a SOCK_DGRAM/IPPROTO_UDP socket created with WSK_FLAG_LISTEN_SOCKET
+// is created, and its WskBind completes with STATUS_NOT_IMPLEMENTED,
+// Information 0; closing it succeeds.
+func TestDatagramListenFlag(t *testing.T) {
+	for _, sync := range []string{"pending", "inline"} {
+		t.Run(sync, func(t *testing.T) {
+			e := newEnv(t)
+			e.policy(wsk.PolicySync, sync)
+			_, c := e.do(func(i *irp.IRP) nt.Status {
+				return e.p.WskSocket(e.npi.Client, nt.AF_INET, nt.SOCK_DGRAM, nt.IPPROTO_UDP, nt.WSK_FLAG_LISTEN_SOCKET, nil, nil, nil, nil, nil, i)
+			})
+			if c.status != nt.STATUS_SUCCESS || c.info == 0 {
+				t.Fatalf("WskSocket(SOCK_DGRAM, WSK_FLAG_LISTEN_SOCKET) completed %v, Information %d; want STATUS_SUCCESS and a socket", c.status, c.info)
+			}
+			s := e.p.SocketFromInformation(c.info)
+			ret, c := e.do(func(i *irp.IRP) nt.Status { return e.p.WskBind(s, ap("127.0.0.1:7100"), 0, i) })
+			if c.status != nt.STATUS_NOT_IMPLEMENTED || c.info != 0 {
+				t.Fatalf("WskBind on the UDP listen socket completed %v, Information %d (returned %v); want STATUS_NOT_IMPLEMENTED, 0", c.status, c.info, ret)
+			}
+			e.close(s)
+			e.teardown()
+		})
+	}
+}

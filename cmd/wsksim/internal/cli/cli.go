@@ -1,6 +1,6 @@
-// Package cli implements the wsksim command: run, explore, rules, policies and
-// diagram. Main is the whole command; cmd/wsksim only calls it, so tests run
-// every subcommand in-process.
+// Package cli implements the wsksim command: run, explore, rules, policies,
+// diagram, replay, convert and version. Main is the whole command;
+// cmd/wsksim only calls it, so tests run every subcommand in-process.
 package cli
 
 import (
@@ -9,14 +9,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
-// Exit codes of every subcommand.
+// Exit codes of every subcommand. Each subcommand's --help lists the ones
+// it can return.
 const (
 	ExitOK       = 0 // everything passed
-	ExitFailures = 1 // a scenario's output differed (run), outcomes differ (explore)
-	ExitUsage    = 2 // unusable input: bad flags, a malformed scenario, a missing file
+	ExitFailures = 1 // a scenario's output differed (run), outcomes differ (explore), replay diverges
+	ExitUsage    = 2 // unusable input or output: bad flags, a malformed scenario, a missing file, output that cannot be written
 )
 
 const usage = `wsksim: a deterministic model of the Windows WSK, I/O manager and WFP contract.
@@ -24,83 +26,184 @@ const usage = `wsksim: a deterministic model of the Windows WSK, I/O manager and
 Usage:
   wsksim run [flags] [PATH...]      run scenario files (no PATH: the built-in suite)
   wsksim explore [flags] FILE       run one scenario under many seeds and group the outcomes
-  wsksim rules [--markdown]         print the rule table (ID, statement, source, bug check)
-  wsksim policies [--markdown]      print the policy table
+  wsksim rules [--markdown] [ID...] print the rule table, or the rules named
+  wsksim policies [--markdown] [ID...]
+                                    print the policy table, or the policies named
   wsksim diagram [--seed S] FILE    print a Mermaid sequence diagram of a run
-  wsksim replay [--json] [--profile P] [--pin P-X=OPT] FILE|-
-                                    check a wsktrace v1 trace recorded from a real driver
+  wsksim replay [flags] FILE|-      check a wsktrace v1 trace recorded from a real driver
                                     against the model (the reference oracle)
   wsksim convert TRACE|-            write a wsktrace v1 trace as a scenario file on stdout
+  wsksim version                    print the module version
   wsksim help                       print this text
 
-Every subcommand takes --help.
+"wsksim SUBCOMMAND --help" prints a subcommand's flags and its exit codes.
 
 Exit codes:
   0  ok
-  1  failures: a scenario's output differed from its expected output (run), or a
-     scenario's outcome depends on the seed (explore)
-  2  unusable input: bad flags, a malformed scenario, a missing file, a trace that
-     cannot be used (malformed JSON, unknown field, unbound name)
+  1  run: a scenario's output differed from its expected output;
+     explore: a scenario's outcome depends on the seed;
+     replay: an observed outcome diverges from what the model allows
+  2  unusable input or output: bad flags, a malformed scenario, a missing file,
+     a trace that cannot be used, output that cannot be written
   3  replay only: the trace conforms, but the driver broke contract rules
-
-replay exits 1 when an observed outcome diverges from what the model allows.
 `
 
+// Exit-code footers of the subcommands' --help.
+const (
+	exitsOK2 = `
+Exit codes:
+  0  ok
+  2  bad flags or arguments, or output that cannot be written
+`
+	exitsRun = `
+Exit codes:
+  0  every file printed its expected output under every seed
+  1  a file's output differed from its expected output
+  2  unusable input or output: bad flags, a missing or malformed scenario
+     file, a file over the size limit, output or a report that cannot be written
+`
+	exitsExplore = `
+Exit codes:
+  0  every seed gave the expected output
+  1  an outcome differs from the expected output (the file depends on a choice
+     it does not pin)
+  2  unusable input or output: bad flags, a missing or malformed scenario
+     file, output that cannot be written
+`
+	exitsDiagram = `
+Exit codes:
+  0  ok
+  2  unusable input or output: bad flags, a missing or malformed scenario
+     file, output that cannot be written
+`
+)
+
+// Prog is how reproduce lines name the command: "go run ./cmd/wsksim" when
+// the binary was built by go run (or is a test binary), otherwise the base
+// name of the program as invoked.
+var Prog = progName(os.Args[0])
+
+// progName derives Prog from argv[0]. go run builds into a temporary
+// go-build directory (…/go-build…/b001/exe/wsksim); go test's binaries live
+// there too.
+func progName(arg0 string) string {
+	slash := filepath.ToSlash(arg0)
+	if strings.Contains(slash, "/go-build") {
+		return "go run ./cmd/wsksim"
+	}
+	base := filepath.Base(arg0)
+	if base == "" || base == "." || base == "/" {
+		return "wsksim"
+	}
+	return base
+}
+
+// reproduce is the command line that reruns file under seed.
+func reproduce(file string, seed uint64) string {
+	return fmt.Sprintf("%s run --seed %d %s", Prog, seed, file)
+}
+
 // Main runs the command with args (without the program name) and returns the
-// exit code.
+// exit code. When stdout cannot be written, it says so on stderr and returns
+// ExitUsage whatever the subcommand returned.
 func Main(args []string, stdout, stderr io.Writer) int {
+	return mainIO(args, os.Stdin, stdout, stderr)
+}
+
+// mainIO is Main reading standard input from stdin.
+func mainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return ExitUsage
 	}
+	out := &checkedWriter{w: stdout}
 	sub, rest := args[0], args[1:]
+	var code int
 	switch sub {
 	case "run":
-		return cmdRun(rest, stdout, stderr)
+		code = cmdRun(rest, out, stderr)
 	case "explore":
-		return cmdExplore(rest, stdout, stderr)
+		code = cmdExplore(rest, out, stderr)
 	case "rules":
-		return cmdRules(rest, stdout, stderr)
+		code = cmdRules(rest, out, stderr)
 	case "policies":
-		return cmdPolicies(rest, stdout, stderr)
+		code = cmdPolicies(rest, out, stderr)
 	case "diagram":
-		return cmdDiagram(rest, stdout, stderr)
+		code = cmdDiagram(rest, out, stderr)
 	case "replay":
-		return cmdReplay(rest, stdout, stderr)
+		code = replayMain(rest, stdin, out, stderr)
 	case "convert":
-		return cmdConvert(rest, stdout, stderr)
+		code = convertMain(rest, stdin, out, stderr)
+	case "version":
+		code = cmdVersion(rest, out, stderr)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return ExitOK
+		fmt.Fprint(out, usage)
+	default:
+		fmt.Fprintf(stderr, "wsksim: unknown subcommand %q\n\n%s", sub, usage)
+		return ExitUsage
 	}
-	fmt.Fprintf(stderr, "wsksim: unknown subcommand %q\n\n%s", sub, usage)
-	return ExitUsage
+	if out.err != nil {
+		fmt.Fprintf(stderr, "wsksim %s: writing standard output: %v\n", sub, out.err)
+		return ExitUsage
+	}
+	return code
 }
 
-// newFlags returns a flag set whose usage prints text and the exit codes.
-func newFlags(name, text string, stderr io.Writer) *flag.FlagSet {
+// checkedWriter remembers the first write error, so a subcommand that
+// prints with fmt.Fprint* cannot lose its output silently (stdout on a full
+// disk, a closed pipe). After an error it writes nothing more.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// newFlags returns a flag set whose --help prints text, the flags and
+// exits (the subcommand's exit codes), once, on stdout.
+func newFlags(name, text, exits string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("wsksim "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // parse reports errors and prints help itself
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), text)
-		fmt.Fprintln(fs.Output(), "\nFlags:")
-		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), "\nExit codes: 0 ok, 1 failures, 2 unusable input (bad flags, malformed scenario, missing file).\n")
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(fs.Output(), "\nFlags:")
+			fs.PrintDefaults()
+		}
+		fmt.Fprint(fs.Output(), exits)
 	}
 	return fs
 }
 
 // parse parses flags that may come before, between or after the positional
-// arguments. It returns the positional arguments, or the exit code to use.
-func parse(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, int, bool) {
+// arguments. It returns the positional arguments, or the exit code to use:
+// --help prints the usage once on stdout (exit 0); a bad flag is a usage
+// error naming the flag (exit 2).
+func parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, int, bool) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.SetOutput(stdout)
 				fs.Usage()
+				fs.SetOutput(io.Discard)
 				return nil, ExitOK, false
 			}
+			fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", fs.Name(), err, fs.Name())
 			return nil, ExitUsage, false
 		}
 		rest := fs.Args()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -105,16 +106,141 @@ func TestRunUnusable(t *testing.T) {
 	}
 }
 
+// TestHelp: each subcommand's --help prints its usage once, on stdout,
+// with the exit codes that subcommand can return and no others.
 func TestHelp(t *testing.T) {
-	for _, sub := range []string{"run", "explore", "rules", "policies", "diagram"} {
-		out, _, code := run(t, sub, "--help")
-		if code != ExitOK || !strings.Contains(out, "Usage: wsksim "+sub) || !strings.Contains(out, "Exit codes: 0 ok, 1 failures, 2 unusable input") {
-			t.Errorf("wsksim %s --help: exit %d\n%s", sub, code, out)
+	for _, c := range []struct {
+		sub   string
+		codes []string // exit codes listed
+	}{
+		{"run", []string{"0", "1", "2"}},
+		{"explore", []string{"0", "1", "2"}},
+		{"rules", []string{"0", "2"}},
+		{"policies", []string{"0", "2"}},
+		{"diagram", []string{"0", "2"}},
+		{"replay", []string{"0", "1", "2", "3"}},
+		{"convert", []string{"0", "2"}},
+		{"version", []string{"0", "2"}},
+	} {
+		out, errs, code := run(t, c.sub, "--help")
+		if code != ExitOK || errs != "" {
+			t.Errorf("wsksim %s --help: exit %d, stderr %q", c.sub, code, errs)
+		}
+		if n := strings.Count(out, "Usage: wsksim "+c.sub); n != 1 {
+			t.Errorf("wsksim %s --help prints its usage %d times:\n%s", c.sub, n, out)
+		}
+		_, exits, ok := strings.Cut(out, "\nExit codes:\n")
+		if !ok {
+			t.Errorf("wsksim %s --help has no exit codes:\n%s", c.sub, out)
+			continue
+		}
+		var got []string
+		for _, l := range strings.Split(exits, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && len(f[0]) == 1 && f[0][0] >= '0' && f[0][0] <= '9' && strings.HasPrefix(l, "  "+f[0]+"  ") {
+				got = append(got, f[0])
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(c.codes, ",") {
+			t.Errorf("wsksim %s --help lists exit codes %v, want %v:\n%s", c.sub, got, c.codes, exits)
 		}
 	}
 	out, _, code := run(t, "help")
 	if code != ExitOK || !strings.Contains(out, "Exit codes:") {
 		t.Errorf("wsksim help: exit %d\n%s", code, out)
+	}
+}
+
+// TestFlagErrors: a bad flag is a usage error (exit 2) that names the flag.
+func TestFlagErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--nope"}, "-nope"},
+		{[]string{"run", "--seeds", "x"}, "-seeds"},
+		{[]string{"explore", "--seed", "-1", "f"}, "-seed"},
+		{[]string{"rules", "--markdown=maybe"}, "-markdown"},
+		{[]string{"replay", "--pin", "P-BOGUS=x", "-"}, `invalid value "P-BOGUS=x" for flag -pin: unknown policy "P-BOGUS"`},
+		{[]string{"replay", "--pin", "P-SZ0=nope", "-"}, `flag -pin: policy P-SZ0 has no option "nope"`},
+		{[]string{"replay", "--pin", "P-SZ0=success", "--pin", "P-SZ0=buffer-too-small", "-"}, "flag -pin: policy P-SZ0 pinned twice"},
+		{[]string{"replay", "--profile", "nosuch", "-"}, `--profile: unknown profile "nosuch"`},
+		{[]string{"diagram", "--seed"}, "flag needs an argument: -seed"},
+	} {
+		out, errs, code := run(t, c.args...)
+		if code != ExitUsage || !strings.Contains(errs, c.want) {
+			t.Errorf("wsksim %q: exit %d, stderr %q, want exit 2 naming %q (stdout %q)", c.args, code, errs, c.want, out)
+		}
+		if strings.Contains(errs, "line 0") || strings.Count(errs, "Usage:") > 0 {
+			t.Errorf("wsksim %q: stderr %q", c.args, errs)
+		}
+	}
+}
+
+func TestRulesAndPoliciesByID(t *testing.T) {
+	out, _, code := run(t, "rules", "IRP-LEAK", "POOL-DOUBLE-FREE")
+	if code != ExitOK || !strings.HasPrefix(out, "IRP-LEAK\n") || !strings.Contains(out, "\nPOOL-DOUBLE-FREE\n") || strings.Count(out, "  source: ") != 2 {
+		t.Errorf("rules by ID: exit %d\n%s", code, out)
+	}
+	out, _, code = run(t, "policies", "P-SZ0")
+	if code != ExitOK || !strings.HasPrefix(out, "P-SZ0\n") || strings.Count(out, "  options: ") != 1 {
+		t.Errorf("policies by ID: exit %d\n%s", code, out)
+	}
+	for _, args := range [][]string{{"rules", "NOPE"}, {"policies", "P-NOPE"}, {"rules", "--markdown", "IRP-LEAK"}} {
+		if _, errs, code := run(t, args...); code != ExitUsage || errs == "" {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errs)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := run(t, "version")
+	if code != ExitOK || !strings.HasPrefix(out, "github.com/wsksim/wsksim ") || !strings.Contains(out, " go1.") {
+		t.Errorf("version: exit %d %q", code, out)
+	}
+	defer func(f func() (*debug.BuildInfo, bool)) { readBuildInfo = f }(readBuildInfo)
+	readBuildInfo = func() (*debug.BuildInfo, bool) {
+		return &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Path: "github.com/wsksim/wsksim", Version: "v0.3.1"}}, true
+	}
+	if v := Version(); v != "github.com/wsksim/wsksim v0.3.1 go1.26.0" {
+		t.Errorf("tagged: %q", v)
+	}
+	readBuildInfo = func() (*debug.BuildInfo, bool) {
+		return &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Path: "github.com/wsksim/wsksim", Version: "(devel)"},
+			Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}}}, true
+	}
+	if v := Version(); v != "github.com/wsksim/wsksim (devel) 0123456789ab+dirty go1.26.0" {
+		t.Errorf("checkout: %q", v)
+	}
+	readBuildInfo = func() (*debug.BuildInfo, bool) { return nil, false }
+	if v := Version(); !strings.HasPrefix(v, "wsksim (no build information) go") {
+		t.Errorf("no build info: %q", v)
+	}
+}
+
+func TestProgName(t *testing.T) {
+	for in, want := range map[string]string{
+		"/tmp/go-build123/b001/exe/wsksim": "go run ./cmd/wsksim",
+		"/usr/local/bin/wsksim":            "wsksim",
+		"./wsk":                            "wsk",
+		"wsksim":                           "wsksim",
+	} {
+		if got := progName(in); got != want {
+			t.Errorf("progName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	defer func(p string) { Prog = p }(Prog)
+	Prog = "wsksim"
+	p := writeFile(t, t.TempDir(), "u.txt", unpinned)
+	out, _, _ := run(t, "run", "--seeds", "10", p)
+	if !strings.Contains(out, "reproduce: wsksim run --seed ") {
+		t.Errorf("reproduce line does not name the binary as invoked:\n%s", out)
+	}
+}
+
+func TestDiagramSymbolic(t *testing.T) {
+	out, _, code := run(t, "diagram", "pool/alloc-free.txt")
+	if code != ExitOK || !strings.Contains(out, "ExAllocatePool2(Flags=POOL_FLAG_NON_PAGED, NumberOfBytes=16, Tag=Wsks)") || strings.Contains(out, "1936421719") {
+		t.Errorf("exit %d\n%s", code, out)
 	}
 }
 

@@ -1,31 +1,32 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/wsksim/wsksim/trace"
 )
 
-const convertUsage = `wsksim convert TRACE|-
+const convertUsage = `Usage: wsksim convert TRACE|-
 
 Writes a wsktrace v1 trace as a scenario file on stdout (docs/scenarios.md):
 each call and env event becomes the scenario command that makes the model do
 the same, with the choice points pinned to what the trace shows. Run it with
-` + "`wsksim run --rewrite`" + ` to fill in the expected output.
-
-Exit codes: 0 ok, 2 unusable trace (malformed, missing file).
+` + "`wsksim run --rewrite`" + ` to fill in the expected output. The trace is read whole, so it may be at
+most 64 MiB (replay streams traces of any length).
 `
 
-// cmdConvert is `wsksim convert`.
-func cmdConvert(args []string, stdout, stderr io.Writer) int {
-	return convertMain(args, os.Stdin, stdout, stderr)
-}
+const exitsConvert = `
+Exit codes:
+  0  ok
+  2  unusable input or output: a malformed or missing trace, a trace over the
+     size limit, a closed standard input, output that cannot be written
+`
 
 func convertMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlags("convert", convertUsage, stderr)
-	pos, code, ok := parse(fs, args, stdout)
+	fs := newFlags("convert", convertUsage, exitsConvert, stderr)
+	pos, code, ok := parse(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
@@ -33,18 +34,19 @@ func convertMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wsksim convert: want exactly one TRACE (or - for stdin), got %d\n", len(pos))
 		return ExitUsage
 	}
-	var in io.Reader = stdin
-	if pos[0] != "-" {
-		f, err := os.Open(pos[0])
-		if err != nil {
-			fmt.Fprintf(stderr, "wsksim convert: %v\n", err)
-			return ExitUsage
-		}
-		defer f.Close()
-		in = f
-	}
-	if err := trace.Convert(in, stdout); err != nil {
+	in, name, closeIn, err := openInput(pos[0], stdin)
+	defer closeIn()
+	if err != nil {
 		fmt.Fprintf(stderr, "wsksim convert: %v\n", err)
+		return ExitUsage
+	}
+	data, err := readCapped(name, in, MaxConvertBytes)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsksim convert: %v\n", err)
+		return ExitUsage
+	}
+	if err := trace.Convert(bytes.NewReader(data), stdout); err != nil {
+		fmt.Fprintf(stderr, "wsksim convert: %s: %v\n", name, err)
 		return ExitUsage
 	}
 	return ExitOK

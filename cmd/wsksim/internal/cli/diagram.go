@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
+	"github.com/wsksim/wsksim/irp"
 	"github.com/wsksim/wsksim/scenarios"
 )
 
@@ -19,9 +21,9 @@ return and completion, for each classifyFn WFP calls, and for each peer event. P
 `
 
 func cmdDiagram(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("diagram", diagramText, stderr)
+	fs := newFlags("diagram", diagramText, exitsDiagram, stderr)
 	seed := fs.Uint64("seed", 1, "the seed to run with")
-	pos, code, ok := parse(fs, args, stdout)
+	pos, code, ok := parse(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
@@ -29,7 +31,7 @@ func cmdDiagram(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wsksim diagram: expected exactly one FILE")
 		return ExitUsage
 	}
-	srcs, err := resolve(pos, false)
+	srcs, err := resolve(pos, false, stderr)
 	if err == nil && len(srcs) != 1 {
 		err = fmt.Errorf("%s names %d files; diagram takes one", pos[0], len(srcs))
 	}
@@ -186,7 +188,7 @@ func Diagram(trace []byte) (string, error) {
 			if a := get(ev, "args"); a != nil {
 				o, _ := object(a)
 				for _, x := range o {
-					parts = append(parts, x.k+"="+short(x.v))
+					parts = append(parts, x.k+"="+symbolic(fn, x.k, short(x.v)))
 				}
 			}
 			fmt.Fprintf(&body, "    Driver->>%s: %s\n", p, mermaidText(fn+"("+strings.Join(parts, ", ")+")"))
@@ -243,4 +245,39 @@ func Diagram(trace []byte) (string, error) {
 	}
 	b.WriteString(body.String())
 	return b.String(), nil
+}
+
+// symbolic renders pool flags and tags the way `wsksim run` prints them
+// (POOL_FLAG_NON_PAGED, Wsks) instead of as the trace's integers.
+func symbolic(fn, arg, v string) string {
+	if !strings.HasPrefix(fn, "ExAllocatePool") && !strings.HasPrefix(fn, "ExFreePool") {
+		return v
+	}
+	n, err := strconv.ParseUint(v, 0, 64)
+	if err != nil {
+		return v
+	}
+	switch arg {
+	case "Tag":
+		if n > 0xFFFFFFFF {
+			return v
+		}
+		return irp.TagString(uint32(n))
+	case "Flags":
+		var parts []string
+		for _, x := range []struct {
+			v uint64
+			n string
+		}{{irp.POOL_FLAG_UNINITIALIZED, "POOL_FLAG_UNINITIALIZED"}, {irp.POOL_FLAG_NON_PAGED, "POOL_FLAG_NON_PAGED"}, {irp.POOL_FLAG_PAGED, "POOL_FLAG_PAGED"}} {
+			if n&x.v != 0 {
+				parts = append(parts, x.n)
+				n &^= x.v
+			}
+		}
+		if n != 0 || len(parts) == 0 {
+			parts = append(parts, fmt.Sprintf("0x%X", n))
+		}
+		return strings.Join(parts, "|")
+	}
+	return v
 }

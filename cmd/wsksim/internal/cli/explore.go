@@ -30,10 +30,10 @@ type outcome struct {
 }
 
 func cmdExplore(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("explore", exploreText, stderr)
+	fs := newFlags("explore", exploreText, exitsExplore, stderr)
 	seeds := fs.Int("seeds", 100, "how many seeds to run")
 	seed := fs.Uint64("seed", 1, "the first seed")
-	pos, code, ok := parse(fs, args, stdout)
+	pos, code, ok := parse(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
@@ -41,7 +41,7 @@ func cmdExplore(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wsksim explore: expected exactly one FILE and --seeds >= 1")
 		return ExitUsage
 	}
-	srcs, err := resolve(pos, false)
+	srcs, err := resolve(pos, false, stderr)
 	if err != nil || len(srcs) != 1 {
 		if err == nil {
 			err = fmt.Errorf("%s names %d files; explore takes one", pos[0], len(srcs))
@@ -102,7 +102,7 @@ func cmdExplore(args []string, stdout, stderr io.Writer) int {
 			failed = true
 		}
 		fmt.Fprintf(stdout, "outcome %d (%s): %d seed(s), e.g. seed %d\n", n+1, o.hash, len(o.seeds), o.seeds[0])
-		fmt.Fprintf(stdout, "  reproduce: %s\n", scenarios.ReproCommand(s.path, o.seeds[0]))
+		fmt.Fprintf(stdout, "  reproduce: %s\n", reproduce(s.path, o.seeds[0]))
 		fmt.Fprintf(stdout, "  %s\n", match)
 		if n > 0 && order[0].res != nil {
 			if d := o.res.FirstDivergence(order[0].res); d != "" {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/wsksim/wsksim/scenarios"
 )
@@ -22,13 +23,16 @@ type source struct {
 }
 
 // resolve turns PATH arguments into scenario files. A path is looked up on
-// disk first (a directory means every .txt under it, except fuzz corpora),
-// then in the embedded suite (a file or a directory such as "irp").
-func resolve(paths []string, rewriteDefault bool) ([]source, error) {
+// disk first (a directory means every regular .txt file under it, except
+// fuzz corpora; anything else named .txt, such as a FIFO, is skipped with a
+// note on stderr, so a walk cannot block), then in the embedded suite (a
+// file or a directory such as "irp"). Every file is read with the
+// MaxScenarioBytes limit applied before its bytes are held.
+func resolve(paths []string, rewriteDefault bool, stderr io.Writer) ([]source, error) {
 	if len(paths) == 0 {
 		if rewriteDefault {
 			if st, err := os.Stat(filepath.Join("scenarios", "testdata")); err == nil && st.IsDir() {
-				return resolve([]string{filepath.Join("scenarios", "testdata")}, false)
+				return resolve([]string{filepath.Join("scenarios", "testdata")}, false, stderr)
 			}
 			return nil, fmt.Errorf("--rewrite without a PATH rewrites ./scenarios/testdata, which does not exist here; give the files to rewrite")
 		}
@@ -53,6 +57,10 @@ func resolve(paths []string, rewriteDefault bool) ([]source, error) {
 					return filepath.SkipDir
 				}
 				if !d.IsDir() && strings.HasSuffix(q, ".txt") {
+					if !d.Type().IsRegular() {
+						fmt.Fprintf(stderr, "wsksim: note: skipping %s: not a regular file\n", filepath.ToSlash(q))
+						return nil
+					}
 					files = append(files, q)
 				}
 				return nil
@@ -62,14 +70,14 @@ func resolve(paths []string, rewriteDefault bool) ([]source, error) {
 			}
 			sort.Strings(files)
 			for _, f := range files {
-				b, err := os.ReadFile(f)
+				b, err := readFileCapped(f, MaxScenarioBytes)
 				if err != nil {
 					return nil, err
 				}
 				out = append(out, source{path: filepath.ToSlash(f), disk: f, data: b})
 			}
 		case err == nil:
-			b, err := os.ReadFile(p)
+			b, err := readFileCapped(p, MaxScenarioBytes)
 			if err != nil {
 				return nil, err
 			}
@@ -102,7 +110,10 @@ Runs scenario files and compares each command's output with the expected output
 below its ----. With no PATH it runs the built-in suite. A PATH is a file or a
 directory on disk, or a file or area of the built-in suite ("irp", "irp/reuse.txt").
 Prints one line per file, "ok   PATH (N cmds)" or "FAIL PATH: first difference"
-followed by how to reproduce it, and last "N passed, M failed".
+followed by how to reproduce it, and last "N passed, M failed". A file may be
+at most 16 MiB. --junit also writes the results as a JUnit XML report (one
+test case per file and seed). On a terminal, long runs show progress on
+stderr.
 `
 
 type jsonFailure struct {
@@ -130,13 +141,14 @@ type jsonRun struct {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("run", runText, stderr)
+	fs := newFlags("run", runText, exitsRun, stderr)
 	rewrite := fs.Bool("rewrite", false, "rewrite the expected output in the files on disk (no PATH: ./scenarios/testdata)")
 	seed := fs.Uint64("seed", 1, "the seed of the first run")
 	seeds := fs.Int("seeds", 1, "run each scenario under this many seeds: seed, seed+1, ...")
 	traceDir := fs.String("trace", "", "write each run as wsktrace v1 into this directory")
 	asJSON := fs.Bool("json", false, "print the results as one JSON object")
-	paths, code, ok := parse(fs, args, stdout)
+	junitFile := fs.String("junit", "", "also write the results as a JUnit XML report to this file")
+	paths, code, ok := parse(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
@@ -148,7 +160,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wsksim run: --rewrite runs one seed; drop --seeds")
 		return ExitUsage
 	}
-	srcs, err := resolve(paths, *rewrite)
+	srcs, err := resolve(paths, *rewrite, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsksim run: %v\n", err)
 		return ExitUsage
@@ -167,13 +179,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return ExitUsage
 		}
 	}
-	term := isTerminal(stdout) && !*asJSON
+	prog := newProgress(stderr, len(srcs))
+	junit := newJUnit("wsksim run")
 	var report jsonRun
 	unusable := false
 	for n, s := range srcs {
-		if term {
-			progress(stdout, n, len(srcs), s.path)
-		}
+		prog.update(n, s.path)
 		jf := jsonFile{Path: s.path, OK: true}
 		var line string
 		var detail []string
@@ -194,24 +205,33 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				}
 				opts.Trace = tf
 			}
+			start := time.Now()
 			res, err := scenarios.Run(s.path, bytes.NewReader(s.data), opts)
 			if tf != nil {
-				tf.Close()
+				if cerr := tf.Close(); cerr != nil {
+					fmt.Fprintf(stderr, "wsksim run: --trace: %v\n", cerr)
+					return ExitUsage
+				}
 			}
+			tc := junitCase{Name: fmt.Sprintf("%s seed %d", s.path, sd), Classname: "wsksim.run", Time: fmt.Sprintf("%.3f", time.Since(start).Seconds())}
 			if err != nil && seedStopped(s.path, s.data, err) {
 				// The run stopped under this seed: its outcome, not an
 				// unusable file.
-				repro := scenarios.ReproCommand(s.path, sd)
+				repro := reproduce(s.path, sd)
 				jf.OK, jf.Error = false, err.Error()
 				jf.Failure = &jsonFailure{Reproduce: repro}
 				line = fmt.Sprintf("FAIL %s: seed %d: the run stopped: %v", s.path, sd, err)
 				detail = append(detail, fmt.Sprintf("    seed %d; reproduce: %s", sd, repro))
+				tc.Failure = &junitProblem{Message: xmlText("the run stopped: " + err.Error()), Type: "stopped", Text: xmlText(strings.Join(detail, "\n"))}
+				junit.add(tc)
 				break
 			}
 			if err != nil {
 				unusable = true
 				jf.OK, jf.Error = false, err.Error()
 				line = fmt.Sprintf("FAIL %s: %v", s.path, err)
+				tc.Error = &junitProblem{Message: xmlText(err.Error()), Type: "unusable"}
+				junit.add(tc)
 				break
 			}
 			jf.Commands = res.Commands
@@ -219,8 +239,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				jf.Violations = append(jf.Violations, v.String())
 			}
 			if *rewrite {
-				if res.Rewritten != string(s.data) {
-					if err := os.WriteFile(s.disk, []byte(res.Rewritten), 0o644); err != nil {
+				if nl := newlineOf(s.data); res.Rewritten != strings.ReplaceAll(string(s.data), nl, "\n") {
+					if err := os.WriteFile(s.disk, []byte(strings.ReplaceAll(res.Rewritten, "\n", nl)), 0o644); err != nil {
 						fmt.Fprintf(stderr, "wsksim run: --rewrite: %v\n", err)
 						return ExitUsage
 					}
@@ -231,15 +251,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			if !res.OK() {
 				m := res.Mismatches[0]
 				jf.OK = false
-				jf.Failure = &jsonFailure{Pos: m.Pos, Command: m.Cmd, Want: m.Want, Got: m.Got, Reproduce: res.Repro()}
+				jf.Failure = &jsonFailure{Pos: m.Pos, Command: m.Cmd, Want: m.Want, Got: m.Got, Reproduce: reproduce(s.path, res.Seed)}
 				line = fmt.Sprintf("FAIL %s: seed %d: %s", s.path, res.Seed, m.FirstDifference())
-				detail = append(detail, fmt.Sprintf("    seed %d; reproduce: %s", res.Seed, res.Repro()))
+				detail = append(detail, fmt.Sprintf("    seed %d; reproduce: %s", res.Seed, reproduce(s.path, res.Seed)))
 				detail = append(detail, "    want:")
 				detail = append(detail, indent(m.Want, "      ")...)
 				detail = append(detail, "    got:")
 				detail = append(detail, indent(m.Got, "      ")...)
+				tc.Failure = &junitProblem{Message: xmlText(m.FirstDifference()), Type: "mismatch", Text: xmlText(strings.Join(detail, "\n"))}
+				junit.add(tc)
 				break
 			}
+			junit.add(tc)
 			line = fmt.Sprintf("ok   %s (%d cmds)", s.path, res.Commands)
 		}
 		if jf.OK {
@@ -249,24 +272,27 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		report.Files = append(report.Files, jf)
 		if !*asJSON {
-			if term {
-				fmt.Fprint(stdout, "\r\033[K")
-			}
+			prog.clear()
 			fmt.Fprintln(stdout, line)
 			for _, d := range detail {
 				fmt.Fprintln(stdout, d)
 			}
 		}
 	}
-	if term {
-		fmt.Fprint(stdout, "\r\033[K")
-	}
+	prog.clear()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
 		enc.Encode(report)
 	} else {
 		fmt.Fprintf(stdout, "%d passed, %d failed\n", report.Passed, report.Failed)
+	}
+	if *junitFile != "" {
+		if err := writeFileAtomic(*junitFile, junit.write); err != nil {
+			fmt.Fprintf(stderr, "wsksim run: --junit: %v\n", err)
+			return ExitUsage
+		}
 	}
 	switch {
 	case unusable:
@@ -288,12 +314,47 @@ func indent(s, pre string) []string {
 	return out
 }
 
-// progress draws a one-line progress bar (terminals only).
-func progress(w io.Writer, done, total int, cur string) {
+// newlineOf returns the line ending a scenario file uses: "\r\n" when its
+// first line ends so, "\n" otherwise. --rewrite writes it back.
+func newlineOf(data []byte) string {
+	if k := bytes.IndexByte(data, '\n'); k > 0 && data[k-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// progress draws a one-line progress bar on stderr, only when stderr is a
+// terminal and only once the run has taken longer than progressAfter.
+type progress struct {
+	w     io.Writer
+	on    bool
+	shown bool
+	total int
+	start time.Time
+}
+
+const progressAfter = time.Second
+
+func newProgress(stderr io.Writer, total int) *progress {
+	return &progress{w: stderr, on: isTerminal(stderr), total: total, start: time.Now()}
+}
+
+func (p *progress) update(done int, cur string) {
+	if !p.on || time.Since(p.start) < progressAfter {
+		return
+	}
 	const width = 30
 	fill := 0
-	if total > 0 {
-		fill = done * width / total
+	if p.total > 0 {
+		fill = done * width / p.total
 	}
-	fmt.Fprintf(w, "\r\033[K[%s%s] %d/%d %s", strings.Repeat("#", fill), strings.Repeat(" ", width-fill), done, total, cur)
+	p.shown = true
+	fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d %s", strings.Repeat("#", fill), strings.Repeat(" ", width-fill), done, p.total, cur)
+}
+
+func (p *progress) clear() {
+	if p.shown {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.shown = false
+	}
 }

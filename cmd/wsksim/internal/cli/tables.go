@@ -13,29 +13,42 @@ import (
 	_ "github.com/wsksim/wsksim/wsk"
 )
 
-const rulesText = `Usage: wsksim rules [--markdown]
+const rulesText = `Usage: wsksim rules [--markdown] [ID...]
 
 Prints the rule table: every contract rule the model enforces on the driver
 under test, with its ID, statement, source and the nearest real bug check.
+With IDs, prints only those rules (an unknown ID is an error).
 --markdown prints docs/rules.md.
 `
 
 func cmdRules(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("rules", rulesText, stderr)
+	fs := newFlags("rules", rulesText, exitsIDs, stderr)
 	md := fs.Bool("markdown", false, "print the table as Markdown (docs/rules.md)")
-	pos, code, ok := parse(fs, args, stdout)
+	pos, code, ok := parse(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "wsksim rules: unexpected argument %q\n", pos[0])
-		return ExitUsage
-	}
 	if *md {
+		if len(pos) > 0 {
+			fmt.Fprintln(stderr, "wsksim rules: --markdown prints the whole table; drop the IDs")
+			return ExitUsage
+		}
 		io.WriteString(stdout, RulesMarkdown())
 		return ExitOK
 	}
-	for _, r := range sim.Rules() {
+	rules := sim.Rules()
+	if len(pos) > 0 {
+		rules = rules[:0:0]
+		for _, id := range pos {
+			r, ok := sim.LookupRule(id)
+			if !ok {
+				fmt.Fprintf(stderr, "wsksim rules: unknown rule %q (wsksim rules lists them all)\n", id)
+				return ExitUsage
+			}
+			rules = append(rules, r)
+		}
+	}
+	for _, r := range rules {
 		bc := r.BugCheck
 		if bc == "" {
 			bc = "none"
@@ -61,28 +74,46 @@ func RulesMarkdown() string {
 	return b.String()
 }
 
-const policiesText = `Usage: wsksim policies [--markdown]
+const policiesText = `Usage: wsksim policies [--markdown] [ID...]
 
 Prints the policy table: the points the documentation leaves open, each with its
-options, the default and why. --markdown prints docs/policies.md.
+options, the default and why. With IDs, prints only those policies (an unknown
+ID is an error). --markdown prints docs/policies.md.
+`
+
+const exitsIDs = `
+Exit codes:
+  0  ok
+  2  bad flags, an unknown ID, or output that cannot be written
 `
 
 func cmdPolicies(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("policies", policiesText, stderr)
+	fs := newFlags("policies", policiesText, exitsIDs, stderr)
 	md := fs.Bool("markdown", false, "print the table as Markdown (docs/policies.md)")
-	pos, code, ok := parse(fs, args, stdout)
+	pos, code, ok := parse(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "wsksim policies: unexpected argument %q\n", pos[0])
-		return ExitUsage
-	}
 	if *md {
+		if len(pos) > 0 {
+			fmt.Fprintln(stderr, "wsksim policies: --markdown prints the whole table; drop the IDs")
+			return ExitUsage
+		}
 		io.WriteString(stdout, PoliciesMarkdown())
 		return ExitOK
 	}
 	ps := sim.Policies()
+	if len(pos) > 0 {
+		ps = ps[:0:0]
+		for _, id := range pos {
+			p, ok := sim.LookupPolicy(id)
+			if !ok {
+				fmt.Fprintf(stderr, "wsksim policies: unknown policy %q (wsksim policies lists them all)\n", id)
+				return ExitUsage
+			}
+			ps = append(ps, p)
+		}
+	}
 	if len(ps) == 0 {
 		fmt.Fprintln(stdout, "no policies registered")
 	}

@@ -233,6 +233,9 @@ func newTracer(w io.Writer, source, profile string) *tracer {
 	if profile != "" {
 		fs = append(fs, F("profile", Str(profile)))
 	}
+	// The model shows every completion (a complete, or env irp_completed
+	// when no routine sees it): docs/wsktrace.md.
+	fs = append(fs, F("completions", Str("all")))
 	t.line(fs)
 	return t
 }

@@ -42,6 +42,10 @@ type Header struct {
 	Version int    // "wsktrace": always 1
 	Source  string // free text
 	Profile string // behaviour profile; "default" when absent
+	// AllCompletions: the header's "completions":"all" (extension): every
+	// completion of an IRP is in the trace, as a complete or an env
+	// irp_completed, so one not shown has not happened.
+	AllCompletions bool
 }
 
 // Event is one parsed event line. Which fields are set depends on Kind.
@@ -272,6 +276,12 @@ func parseHeader(ln int, line []byte) (Header, *Error) {
 				return h, errAt(ln, f.vcol, `"profile" must be a non-empty string`)
 			}
 			h.Profile = s
+		case "completions":
+			s, ok := rawString(f.val)
+			if !ok || s != "all" {
+				return h, errAt(ln, f.vcol, `"completions" must be "all"`)
+			}
+			h.AllCompletions = true
 		case "seq", "ev":
 			return h, errAt(ln, f.kcol, "line 1 must be the header {\"wsktrace\":1,...}, not an event")
 		}

@@ -83,6 +83,8 @@ type replayer struct {
 	divViol  int // the model's violation count when the replay diverged
 	choices  map[[2]string]int
 	standins int
+	// allCompletions: the header says every completion is shown.
+	allCompletions bool
 	notes    map[string]bool
 	// compIRP is the IRP the model is completing right now (set by the routine
 	// search), so the IRQL choice can be answered.
@@ -155,6 +157,7 @@ func (r *replayer) run() {
 		return
 	}
 	r.rep.Source, r.rep.Profile = h.Source, h.Profile
+	r.allCompletions = h.AllCompletions
 	if r.opts.Profile != "" {
 		r.rep.Profile = r.opts.Profile
 	}

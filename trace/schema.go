@@ -219,9 +219,10 @@ func buildSchema() obj {
 	defs["header"] = obj{
 		"type": "object",
 		"properties": obj{
-			"wsktrace": obj{"const": 1},
-			"source":   obj{"type": "string"},
-			"profile":  obj{"type": "string", "minLength": 1},
+			"wsktrace":    obj{"const": 1},
+			"source":      obj{"type": "string"},
+			"profile":     obj{"type": "string", "minLength": 1},
+			"completions": obj{"const": "all"},
 		},
 		"required": []string{"wsktrace"},
 		"not":      anyOf(obj{"required": []string{"seq"}}, obj{"required": []string{"ev"}}),

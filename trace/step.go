@@ -221,7 +221,7 @@ func (r *replayer) call(q *qev) {
 	// then the driver's violation). It must be shown by the end of the trace.
 	// A completion nobody can observe (no completion routine) may have
 	// happened at any time before, so it is run first.
-	if iv := arg("Irp"); iv.Kind == Name && ev.Fn != "IoCancelIrp" && !r.routineSet[iv.Name] && !r.completionEnvLater(iv.Name) {
+	if iv := arg("Irp"); iv.Kind == Name && ev.Fn != "IoCancelIrp" && !r.allCompletions && !r.routineSet[iv.Name] && !r.completionEnvLater(iv.Name) {
 		if i := r.irpOf(iv); i != nil && i.InFlight() {
 			for i.InFlight() && !r.stopped && r.w.Step() {
 			}
@@ -410,7 +410,7 @@ func (r *replayer) standinCall(q *qev) {
 			}
 		case ret != nil && ret.ev.HasStatus && ret.ev.Status != nt.STATUS_PENDING:
 			st = ret.ev.Status
-		case !r.routineSet[iv.Name] && !r.completedLater(iv.Name) && !r.completionEnvLater(iv.Name) && ev.Fn != "IoCallDriver":
+		case !r.allCompletions && !r.routineSet[iv.Name] && !r.completedLater(iv.Name) && !r.completionEnvLater(iv.Name) && ev.Fn != "IoCallDriver":
 			// (IoCallDriver is what wsksim writes, and it writes env
 			// irp_completed for every completion no routine sees: none
 			// shown means none happened.)

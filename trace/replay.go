@@ -83,9 +83,12 @@ type replayer struct {
 	divViol  int // the model's violation count when the replay diverged
 	choices  map[[2]string]int
 	standins int
+	// callLines are the lines of the calls being replayed, by seq (for a
+	// violation found inside a call while a nested event is replayed).
+	callLines map[uint64]int
 	// allCompletions: the header says every completion is shown.
 	allCompletions bool
-	notes    map[string]bool
+	notes          map[string]bool
 	// compIRP is the IRP the model is completing right now (set by the routine
 	// search), so the IRQL choice can be answered.
 	lastComplete *qev
@@ -374,6 +377,11 @@ func (r *replayer) collect(at *Event) {
 		vr := ViolationReport{Rule: v.Rule, Call: v.Call, Objects: r.traceNames(v.Objects), Detail: r.renameIn(v.Detail, v.Objects), BugCheck: v.BugCheck}
 		if at != nil {
 			vr.Seq, vr.Line = at.Seq, at.Line
+		}
+		if ln, ok := r.callLines[v.Seq]; ok && v.Seq != 0 && at != nil && v.Seq < at.Seq {
+			// Found in an enclosing call (a classify the call caused, a
+			// completion routine it ran): the violation is that call's.
+			vr.Seq, vr.Line = v.Seq, ln
 		}
 		r.rep.Violations = append(r.rep.Violations, vr)
 	}

@@ -36,6 +36,11 @@ func (r *replayer) step(q *qev) {
 	case EvCall:
 		r.alignSeq(ev.Seq)
 		r.w.SetIRQL(ev.IRQL)
+		if r.callLines == nil || len(r.callLines) > 4096 {
+			r.callLines = map[uint64]int{}
+		}
+		r.callLines[ev.Seq] = ev.Line
+		defer delete(r.callLines, ev.Seq)
 		r.call(q)
 		r.w.SetIRQL(nt.PASSIVE_LEVEL)
 	case EvReturn:

@@ -74,6 +74,9 @@ type Event struct {
 	HasPendingReturned bool
 	PendingReturned    bool
 	RoutineReturned    nt.Status // STATUS_MORE_PROCESSING_REQUIRED when absent
+	// irpBusy: a call naming an IRP another call still holds (it cannot
+	// take it; the completion that follows is the holder's).
+	irpBusy bool
 	// RoutineEnd is the seq of the last event the completion routine caused
 	// (extension "routine_end"; 0: it made no call the trace shows).
 	RoutineEnd uint64
@@ -520,7 +523,9 @@ func (p *Parser) parseCall(ev *Event, get func(string) *field) *Error {
 	var irpName string
 	if v, ok := ev.Arg("Irp"); ok && v.Kind == Name {
 		irpName = v.Name
-		if _, held := p.irpHeld[irpName]; spec.info.kind == pInfo && !held {
+		_, held := p.irpHeld[irpName]
+		ev.irpBusy = held
+		if spec.info.kind == pInfo && !held {
 			if old := p.irpCall[irpName]; old != nil && old != spec {
 				p.irpPrev[irpName] = old
 			}

@@ -312,7 +312,7 @@ func (r *replayer) findReturn(seq uint64) *qev {
 // (submission, reuse, free...; IoCancelIrp does not count: it races the
 // completion).
 func usesIRP(ev *Event, name string) bool {
-	if ev.Kind != EvCall || ev.Fn == "IoCancelIrp" {
+	if ev.Kind != EvCall || ev.Fn == "IoCancelIrp" || ev.irpBusy {
 		return false
 	}
 	v, ok := ev.Arg("Irp")

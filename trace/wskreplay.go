@@ -707,7 +707,9 @@ func (r *replayer) controlCall(ev *Event) {
 	}
 	r.hold(iv, w)
 	st := r.p.WskControlSocket(s, rt, code, uint32(arg("Level").U), inSize, in, outSize, out, w.osr, i)
-	if lendAfter != nil && i != nil && i.InFlight() {
+	if lendAfter != nil && i != nil && i.InFlight() && iv.Kind == Name && r.ws.calls[iv.Name] == w {
+		// (Only when this call took the IRP: an IRP in flight for an
+		// earlier call is that call's.)
 		r.m.Lend(i, lendAfter, 0, lendN)
 	}
 	r.release(iv)

@@ -77,10 +77,6 @@ var selfConsGaps = map[string]string{
 	"wfp/pend-complete.txt": "writable layer data: the pointer applied is not in the trace",
 	"wfp/pend-misuse.txt":   "writable layer data: a pended classify's unapplied writes are not in the trace",
 	"wfp/local-address.txt": "writable layer data: the local address written is not in the trace",
-	// The trace shows the control objects that fit a truncated ControlInfo
-	// (MSG_CTRUNC); the replay gives the model room for its own records and
-	// compares the first object.
-	"proxy/udp-proxy.txt": "truncated WskReceiveFrom ControlInfo: the replay compares a different first control object",
 }
 
 // selfConsistent runs one scenario under seed and compares the replay of its

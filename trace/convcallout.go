@@ -152,6 +152,9 @@ func (ic *inferredCallout) scenarioArgs(c *converter) (string, string) {
 		if x, ok := v.Field("localRedirectContext"); ok && x.Kind == Buf && len(x.Buf.Data) > 0 {
 			parts = append(parts, "context="+hex.EncodeToString(x.Buf.Data))
 		}
+		if l, ok := v.Field("localAddressAndPort"); ok && l.Kind == Addr {
+			parts = append(parts, "local="+l.AP.String())
+		}
 		if !ic.queried {
 			parts = append(parts, "avoid-loop=off")
 		}

@@ -68,9 +68,10 @@ func TestConvertSuiteRoundTrip(t *testing.T) {
 var convertGaps = map[string]string{
 	// A classifyFn convert cannot declare as a scenario callout doing one
 	// fixed thing (it stays comments): what it did is not replayed.
-	"wfp/bind-rewrite.txt": "a bind-redirect callout that applies different data on different classifies",
-	"wfp/null-records.txt": "a callout that queries its records (FwpsQueryConnectionSioFormatRedirectRecords0) with a NULL handle",
-	"wfp/write-right.txt":  "callouts that return a permit without the write right",
+	"wfp/bind-rewrite.txt":  "a bind-redirect callout that applies different data on different classifies",
+	"wfp/null-records.txt":  "a callout that queries its records (FwpsQueryConnectionSioFormatRedirectRecords0) with a NULL handle",
+	"wfp/write-right.txt":   "callouts that return a permit without the write right",
+	"wfp/local-address.txt": "a connect-redirect callout that also rewrites localAddressAndPort",
 	// What a completion routine did (routine_end) converts to calls after
 	// the completion, not inside it.
 	"wsk/close.txt": "a completion routine that closes the socket (WSK-CALL-FROM-COMPLETION)",

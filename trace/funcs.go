@@ -207,7 +207,8 @@ func init() {
 		{name: "FwpsAcquireWritableLayerDataPointer0", group: "fwps", args: []param{o("classifyHandle", ObjClassify), a("filterId", pInt), a("flags", pInt), a("writableLayerData", pOutPtr), a("classifyOut", pPtr)},
 			ret: retStatus, out: []param{nb("writableLayerData", ObjLayerData)}, maxIRQ: "DISPATCH_LEVEL"},
 		{name: "FwpsApplyModifiedLayerData0", group: "fwps", args: []param{o("classifyHandle", ObjClassify), freeing(a("modifiedLayerData", pPtr)), a("flags", pInt),
-			st("connectRequest", a("remoteAddressAndPort", pAddr), a("localRedirectTargetPID", pInt), o("localRedirectHandle", ObjRedirect), a("localRedirectContext", pBuf)),
+			st("connectRequest", a("remoteAddressAndPort", pAddr), a("localRedirectTargetPID", pInt), o("localRedirectHandle", ObjRedirect), a("localRedirectContext", pBuf),
+				a("localAddressAndPort", pAddr)),
 			st("bindRequest", a("localAddressAndPort", pAddr), a("portReservationToken", pInt))}, maxIRQ: "DISPATCH_LEVEL"},
 		{name: "FwpsReleaseClassifyHandle0", group: "fwps", args: []param{freeing(o("classifyHandle", ObjClassify))}, maxIRQ: "DISPATCH_LEVEL"},
 		// Extensions (docs/wsktrace.md): the asynchronous classify.

@@ -485,6 +485,9 @@ func (r *replayer) fwpsCall(q *qev) {
 			if a, ok := cr.Field("localRedirectTargetPID"); ok {
 				v.LocalRedirectTargetPID = uint32(a.U)
 			}
+			if a, ok := cr.Field("localAddressAndPort"); ok && a.Kind == Addr {
+				v.LocalAddressAndPort = a.AP
+			}
 			if a, ok := cr.Field("localRedirectHandle"); ok {
 				v.LocalRedirectHandle = r.rhOf(a)
 			}

@@ -71,12 +71,11 @@ var selfConsGaps = map[string]string{
 	"wfp/handles.txt":           "classify records=: the records blob is not in the trace",
 	// What a callout writes into its writable layer data is in the trace
 	// only as FwpsApplyModifiedLayerData0's connectRequest: writes never
-	// applied (a pended classify's data), a local address the callout
-	// changed, and which pointer it applied are not.
+	// applied (a pended classify's data) and which pointer it applied are
+	// not.
 	"wfp/pairing.txt":       "writable layer data: the pointer applied is not in the trace",
 	"wfp/pend-complete.txt": "writable layer data: the pointer applied is not in the trace",
 	"wfp/pend-misuse.txt":   "writable layer data: a pended classify's unapplied writes are not in the trace",
-	"wfp/local-address.txt": "writable layer data: the local address written is not in the trace",
 }
 
 // selfConsistent runs one scenario under seed and compares the replay of its

@@ -392,10 +392,15 @@ func (e *Engine) FwpsApplyModifiedLayerData0(classifyHandle uint64, modifiedLaye
 			if v.LocalRedirectContext != nil && !v.LocalRedirectContext.freed {
 				ctx = sim.Hex(v.LocalRedirectContext.data, "")
 			}
-			args = append(args, sim.F("connectRequest", sim.Object(
-				sim.F("remoteAddressAndPort", sim.Str(v.RemoteAddressAndPort.String())),
+			cr := []sim.Field{sim.F("remoteAddressAndPort", sim.Str(v.RemoteAddressAndPort.String())),
 				sim.F("localRedirectTargetPID", sim.Int(uint64(v.LocalRedirectTargetPID))),
-				sim.F("localRedirectHandle", h), sim.F("localRedirectContext", ctx))))
+				sim.F("localRedirectHandle", h), sim.F("localRedirectContext", ctx)}
+			if prev := e.acquiredLocal(classifyHandle); v.LocalAddressAndPort.IsValid() && v.LocalAddressAndPort != prev {
+				// A local address the callout changed (which ALE_CONNECT_REDIRECT
+				// discards: WFP-LOCAL-ADDRESS-CHANGED).
+				cr = append(cr, sim.F("localAddressAndPort", sim.Str(v.LocalAddressAndPort.String())))
+			}
+			args = append(args, sim.F("connectRequest", sim.Object(cr...)))
 		}
 		e.w.TraceCall(f, args...)
 	}
@@ -776,4 +781,15 @@ func (e *Engine) policyClassify(p *redirectPolicy, c *Classify) {
 		c.Out.ActionType = FWP_ACTION_PERMIT
 	}
 	e.releaseCH(cs)
+}
+
+// acquiredLocal is the local address of the classify classifyHandle belongs
+// to, as the callout received it (the zero AddrPort when unknown): what the
+// trace compares a written localAddressAndPort with.
+func (e *Engine) acquiredLocal(classifyHandle uint64) netip.AddrPort {
+	cs := e.lookupCH(classifyHandle)
+	if cs == nil || cs.run == nil || cs.run.cur == nil {
+		return netip.AddrPort{}
+	}
+	return cs.run.cur.LocalAddressAndPort
 }

@@ -260,6 +260,12 @@ func (r *replayer) irpCompletedEnv(ev *Event, iv Value, st nt.Status, info uint6
 // completionEnvLater reports whether the trace shows an env irp_completed of
 // IRP name before a call uses it again.
 func (r *replayer) completionEnvLater(name string) bool {
+	return r.completionEnv(name) != nil
+}
+
+// completionEnv is the env irp_completed of IRP name the trace shows before a
+// call uses the IRP again, or nil.
+func (r *replayer) completionEnv(name string) *qev {
 	q := r.scan(func(q *qev) bool {
 		if q.ev.Kind == EvEnv && q.ev.What == "irp_completed" {
 			if v, _ := q.ev.Arg("irp"); v.Name == name {
@@ -268,5 +274,8 @@ func (r *replayer) completionEnvLater(name string) bool {
 		}
 		return q.ev.Kind == EvCall && q.ev.spec != nil && q.ev.spec.group != "io" && q.ev.spec.group != "pool" && usesIRP(q.ev, name)
 	})
-	return q != nil && q.ev.Kind == EvEnv
+	if q != nil && q.ev.Kind == EvEnv {
+		return q
+	}
+	return nil
 }

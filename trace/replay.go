@@ -651,6 +651,10 @@ func (r *replayer) observedStatus() (nt.Status, bool) {
 		if c := r.findComplete(iv.Name); c != nil && c.ev.Kind == EvComplete {
 			return c.ev.Status, true
 		}
+		if c := r.completionEnv(iv.Name); c != nil {
+			v, _ := c.ev.Arg("status")
+			return v.St, true
+		}
 	}
 	if ret := r.findReturn(ev.Seq); ret != nil && ret.ev.HasStatus {
 		return ret.ev.Status, true

@@ -181,6 +181,11 @@ func (r *replayer) traceOutcome(ev *Event) (nt.Status, *Event, bool) {
 		if c := r.findComplete(iv.Name); c != nil && c.ev.Kind == EvComplete {
 			return c.ev.Status, c.ev, true
 		}
+		if c := r.completionEnv(iv.Name); c != nil {
+			// A completion no routine saw (env irp_completed).
+			v, _ := c.ev.Arg("status")
+			return v.St, nil, true
+		}
 	}
 	if ret := r.findReturn(ev.Seq); ret != nil && ret.ev.HasStatus && ret.ev.Status != nt.STATUS_PENDING {
 		return ret.ev.Status, nil, true

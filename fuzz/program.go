@@ -89,7 +89,16 @@ import (
 //	32  peer UDP                   k e a: k [peer-udp-bind process e at (table U), peer-sendto
 //	                               from endpoint e to (table U), peer-recvfrom e, peer-udp-close
 //	                               e][k%4]
+//	33  event callbacks            k s v: k [wsk-event-socket flags [CONNECTION LISTEN STREAM
+//	                               BASIC DATAGRAM][v] irp s, wsk-events socket s mask (table E)[v],
+//	                               the same with irp v>>4, on-event WskAcceptEvent [accept
+//	                               refuse][v], on-event WskReceiveEvent [all 1 not-accepted
+//	                               pending][v], on-event WskReceiveFromEvent [take not-accepted
+//	                               pending][v], wsk-static-events mask (table E)[v],
+//	                               wsk-release-indication socket s indication di(v%4+1)][k%8]
 //
+//	E  event masks       [ACCEPT RECEIVE|DISCONNECT RECEIVE_FROM SEND_BACKLOG ACCEPT|DISABLE
+//	                      RECEIVE|DISABLE 0x400]
 //	R  remote addresses  [198.51.100.7:443 127.0.0.1:9000 203.0.113.9:80 127.0.0.1:9100]
 //	L  local targets     [127.0.0.1:9000 127.0.0.1:9100]
 //	Z  sizes             [the block's (argument left out) 0 1 32 96 1024 MAXULONG MAXULONG+1
@@ -156,6 +165,7 @@ const (
 	OpSendTo
 	OpReceiveFrom
 	OpPeerUDP
+	OpEvents
 	NumOps
 )
 
@@ -167,7 +177,7 @@ var operands = [NumOps]int{
 	OpSocket: 3, OpSocketConnect: 3, OpBind: 3, OpListen: 2, OpConnect: 3, OpAccept: 2,
 	OpSend: 4, OpReceive: 4, OpDisconnect: 4, OpClose: 2, OpControl: 8, OpAddress: 3,
 	OpRedirectPolicy: 5, OpCallout: 3, OpPeerListen: 2, OpPeerConnect: 2, OpPeerOp: 2,
-	OpQueue: 1, OpPin: 2, OpPolicy: 2, OpSendTo: 5, OpReceiveFrom: 4, OpPeerUDP: 3,
+	OpQueue: 1, OpPin: 2, OpPolicy: 2, OpSendTo: 5, OpReceiveFrom: 4, OpPeerUDP: 3, OpEvents: 3,
 }
 
 var opNames = [NumOps]string{
@@ -176,6 +186,7 @@ var opNames = [NumOps]string{
 	"wsk-listen", "wsk-connect", "wsk-accept", "wsk-send", "wsk-receive", "wsk-disconnect",
 	"wsk-close", "wsk-control", "wsk-address", "redirect-policy", "callout", "peer-listen",
 	"peer-connect", "peer-op", "queue", "pin", "policy", "wsk-sendto", "wsk-receivefrom", "peer-udp",
+	"events",
 }
 
 // swarmSites are the fault sites the swarm header switches, bit k for site k.

@@ -507,6 +507,8 @@ func (r *runner) run(op Op) {
 			args = append(args, kv("ctl-len", "NULL"))
 		}
 		r.exec("wsk-receivefrom", append(args, r.irp(a[3]))...)
+	case OpEvents:
+		r.events(a)
 	case OpPeerUDP:
 		switch a[0] % 4 {
 		case 0:

@@ -283,6 +283,33 @@ var worldSeeds = []struct {
 		op(OpQueue, qRun),
 		op(OpPeerUDP, 2, 0, 0), // the server reads it
 	}}},
+	// An event-driven server: a listening socket with the scenario's
+	// callbacks (sock1) takes a redirected connection through
+	// WskAcceptEvent (sock2), whose WskReceiveEvent retains the data
+	// (STATUS_PENDING) until wsk-release-indication.
+	{"event-server", &Program{Seed: 13, Ops: []Op{
+		op(OpRegistration, 0),
+		op(OpProcess, 0, 1), // pid 500, elevated: the proxy
+		op(OpProcess, 1, 0), // pid 600: the application
+		op(OpRedirectPolicy, 0, rD443, 0, 0, 1),
+		op(OpAllocIRP, 0), // irp1
+		op(OpSetRoutine, 0, all, retMPR),
+		op(OpEvents, 0, 0, listSk), // wsk-event-socket sock1 (listening)
+		op(OpQueue, qRun),
+		op(OpReuseIRP, 0, rearm),
+		op(OpBind, 0, bProxy, 0),
+		op(OpQueue, qRun),
+		op(OpEvents, 1, 0, 0),       // wsk-events sock1 WSK_EVENT_ACCEPT
+		op(OpPeerConnect, 1, rD443), // the application connects: redirected to sock1
+		op(OpQueue, qRun),           // WskAcceptEvent: sock2
+		op(OpEvents, 1, 1, 1),       // wsk-events sock2 WSK_EVENT_RECEIVE|WSK_EVENT_DISCONNECT
+		op(OpEvents, 4, 1, 3),       // on-event sock2 WskReceiveEvent pending
+		op(OpPeerOp, 0, 1),          // the application sends
+		op(OpQueue, qRun),           // WskReceiveEvent retains di1
+		op(OpEvents, 7, 1, 0),       // wsk-release-indication sock2 di1
+		op(OpPeerOp, 0, 2),          // the application closes
+		op(OpQueue, qRun),           // WskDisconnectEvent
+	}}},
 	// A callout that redirects every connect to 198.51.100.7:443 to its
 	// proxy without loop avoidance; the proxy forgets to SET the records, so
 	// its outbound connect is redirected to itself again.
@@ -420,7 +447,10 @@ func TestSeedStories(t *testing.T) {
 		"bind-callout-rewrite": {"layer=ALE_BIND_REDIRECT_V4 behaviour=redirect local=10.0.0.1:40000", "LocalAddress=10.0.0.1:40000", "local 10.0.0.1:40000, remote 198.51.100.7:443"},
 		// The UDP proxy receives the records as control information and
 		// forwards them (OpSendTo c bit 1: the length received).
-		"udp-proxy": {"Control=[IPPROTO_IP/IP_WFP_REDIRECT_RECORDS 96 bytes]", "ctl=pool1 ctl-len=112", "FWPS_CONNECTION_REDIRECTED_BY_SELF", "peer1 received 1024 bytes from 127.0.0.1:9000"},
+		// OpEvents: a connection taken by WskAcceptEvent, data retained by
+		// WskReceiveEvent and released, the graceful WskDisconnectEvent.
+		"event-server": {"callback WskAcceptEvent(SocketContext=sock1", "-> STATUS_PENDING", "WskRelease(Socket=sock2, DataIndication=di1) -> STATUS_SUCCESS", "callback WskDisconnectEvent(SocketContext=sock2"},
+		"udp-proxy":    {"Control=[IPPROTO_IP/IP_WFP_REDIRECT_RECORDS 96 bytes]", "ctl=pool1 ctl-len=112", "FWPS_CONNECTION_REDIRECTED_BY_SELF", "peer1 received 1024 bytes from 127.0.0.1:9000"},
 	}
 	for _, s := range worldSeeds {
 		want, ok := stories[s.name]

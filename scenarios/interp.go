@@ -286,6 +286,7 @@ type Interp struct {
 	wskCalls map[*irp.IRP]*wskCall // out-parameters shown when the IRP completes
 	callouts []*calloutSpec
 	counts   map[string]int // harness-side display names (filters, flows, ...)
+	ev       *scnEvents     // event callbacks (cmd_events.go)
 }
 
 // New returns an interpreter for the scenario called name.

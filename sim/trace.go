@@ -32,6 +32,7 @@ const (
 	vLen
 	vRef
 	vObject
+	vList // a JSON array (sim/callback.go)
 )
 
 // Field is a key and its value, in the order they are written.
@@ -155,6 +156,8 @@ func (v Value) AppendJSON(b []byte) []byte {
 		return appendPool(b, pool)
 	case vObject:
 		return appendObject(b, v.fields)
+	case vList:
+		return appendList(b, v.fields)
 	}
 	panic("sim: internal: bad value kind")
 }

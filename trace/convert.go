@@ -39,6 +39,9 @@ func Convert(r io.Reader, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := convertibleEvents(evs); err != nil {
+		return err
+	}
 	// The model's sizes of opaque blobs, from a replay.
 	// The scenario runs under the same seed, so the WFP engine signs records
 	// with the same key.

@@ -3,6 +3,7 @@ package trace_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,9 @@ func TestConvertRuns(t *testing.T) {
 			}
 			var scn bytes.Buffer
 			if err := trace.Convert(bytes.NewReader(data), &scn); err != nil {
+				if errors.Is(err, trace.ErrCallbacksNotConvertible) {
+					t.Skip(err) // a documented limitation (docs/wsktrace.md)
+				}
 				t.Fatal(err)
 			}
 			var out bytes.Buffer

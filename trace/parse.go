@@ -24,9 +24,11 @@ const (
 	EvComplete
 	EvEnv
 	EvNote
+	EvCallback       // the provider calls a driver's event callback (evparse.go)
+	EvCallbackReturn // and it returns
 )
 
-var evNames = map[string]EventKind{"call": EvCall, "return": EvReturn, "complete": EvComplete, "env": EvEnv, "note": EvNote}
+var evNames = map[string]EventKind{"call": EvCall, "return": EvReturn, "complete": EvComplete, "env": EvEnv, "note": EvNote, "callback": EvCallback, "callback_return": EvCallbackReturn}
 
 func (k EventKind) String() string {
 	for n, v := range evNames {
@@ -161,7 +163,8 @@ type Parser struct {
 	irpHeld   map[string]uint64
 	irpHeldBy map[uint64]string
 	buf       []byte
-	fields    []field // arena of the current line's scanned fields (p.scan)
+	fields    []field            // arena of the current line's scanned fields (p.scan)
+	cbOpen    map[uint64]*fnSpec // callbacks without their callback_return (evparse.go)
 }
 
 // NewParser returns a parser reading r.
@@ -344,11 +347,13 @@ func (p *Parser) Next() (*Event, error) {
 func (p *Parser) Line() int { return p.line }
 
 var commonKeys = map[EventKind]map[string]bool{
-	EvCall:     {"seq": true, "ev": true, "fn": true, "args": true, "irql": true},
-	EvReturn:   {"seq": true, "ev": true, "call": true, "status": true, "value": true, "out": true},
-	EvComplete: {"seq": true, "ev": true, "irp": true, "status": true, "information": true, "out": true, "pending_returned": true, "routine_returned": true, "irql": true, "routine_end": true},
-	EvEnv:      {"seq": true, "ev": true, "what": true},
-	EvNote:     {"seq": true, "ev": true, "text": true},
+	EvCall:           {"seq": true, "ev": true, "fn": true, "args": true, "irql": true},
+	EvReturn:         {"seq": true, "ev": true, "call": true, "status": true, "value": true, "out": true},
+	EvComplete:       {"seq": true, "ev": true, "irp": true, "status": true, "information": true, "out": true, "pending_returned": true, "routine_returned": true, "irql": true, "routine_end": true},
+	EvEnv:            {"seq": true, "ev": true, "what": true},
+	EvNote:           {"seq": true, "ev": true, "text": true},
+	EvCallback:       {"seq": true, "ev": true, "fn": true, "args": true, "irql": true},
+	EvCallbackReturn: {"seq": true, "ev": true, "call": true, "status": true, "out": true},
 }
 
 func (p *Parser) parseEvent(line []byte) (*Event, *Error) {
@@ -392,7 +397,7 @@ func (p *Parser) parseEvent(line []byte) (*Event, *Error) {
 	}
 	ev.Kind = evNames[evs]
 	if ev.Kind == 0 {
-		return nil, errAt(ln, evf.vcol, "unknown event kind "+strconv.Quote(evs)+" (want call, return, complete, env or note)")
+		return nil, errAt(ln, evf.vcol, "unknown event kind "+strconv.Quote(evs)+" (want call, return, complete, env, note, callback or callback_return)")
 	}
 	allowed := commonKeys[ev.Kind]
 	var envSp *envSpec
@@ -430,6 +435,10 @@ func (p *Parser) parseEvent(line []byte) (*Event, *Error) {
 		perr = p.parseReturn(ev, get)
 	case EvComplete:
 		perr = p.parseComplete(ev, get)
+	case EvCallback:
+		perr = p.parseCallback(ev, get)
+	case EvCallbackReturn:
+		perr = p.parseCallbackReturn(ev, get)
 	case EvEnv:
 		perr = p.parseEnv(ev, envSp, fs)
 	case EvNote:
@@ -1221,6 +1230,8 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 			v.Fields = append(v.Fields, Arg{Name: g.key, Val: sv})
 		}
 		return v, nil
+	case pIndication:
+		return p.indication(ln, f, pp, binds, depth)
 	case pText:
 		if s, ok := rawString(raw); ok {
 			v.Kind, v.Name = Text, s
@@ -1236,6 +1247,9 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 }
 
 func (p *Parser) buffer(ln int, f field, fs []field, v Value) (Value, *Error) {
+	if ev, ok, err := p.eventControlBuffer(ln, fs, v); ok {
+		return ev, err
+	}
 	b := &Buffer{}
 	forms := 0
 	for _, g := range fs {

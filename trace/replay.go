@@ -586,6 +586,8 @@ func (r *replayer) choose(label string, n int) (int, string) {
 			return v, ""
 		}
 		return 0, ""
+	case strings.HasPrefix(label, "wsk.event."):
+		return r.eventChoice(label), ""
 	}
 	if c, ok := sim.LookupChoice(label); ok {
 		if len(c.Options) == 2 && c.Options[0] == "inline" && c.Options[1] == "pending" {

@@ -101,7 +101,9 @@ func paramSchema(p param) any {
 	case pAddr:
 		return anyOf(obj{"type": "null"}, ref("address"))
 	case pBuf:
-		return anyOf(obj{"type": "null"}, ref("buffer"))
+		return anyOf(obj{"type": "null"}, ref("buffer"), ref("eventcontrol"))
+	case pIndication:
+		return anyOf(obj{"type": "null"}, ref("indication"))
 	case pOutBuf:
 		return anyOf(obj{"type": "null"}, ref("buffer"), ref("bind"))
 	case pStruct:
@@ -215,6 +217,7 @@ func buildSchema() obj {
 		events = append(events, eventSchema("env", props, req[0:]...))
 	}
 	events = append(events, eventSchema("note", obj{"text": obj{"type": "string"}}, "text"))
+	events = append(events, callbackSchemas(defs)...)
 	defs["event"] = obj{"oneOf": events}
 	defs["header"] = obj{
 		"type": "object",

@@ -63,7 +63,8 @@ func loadSchema(t *testing.T) *validator {
 
 var knownKeywords = map[string]bool{"$schema": true, "$id": true, "title": true, "description": true, "$defs": true, "$ref": true,
 	"type": true, "const": true, "enum": true, "properties": true, "required": true, "additionalProperties": true,
-	"oneOf": true, "anyOf": true, "allOf": true, "not": true, "pattern": true, "minimum": true, "maximum": true, "minLength": true, "maxLength": true}
+	"oneOf": true, "anyOf": true, "allOf": true, "not": true, "pattern": true, "minimum": true, "maximum": true, "minLength": true, "maxLength": true,
+	"items": true, "maxItems": true}
 
 func (v *validator) def(name string) map[string]any {
 	return v.root["$defs"].(map[string]any)[name].(map[string]any)
@@ -181,6 +182,18 @@ func (v *validator) valid(s map[string]any, x any) bool {
 		}
 		if m, ok := num(s["maximum"]); ok && f.Cmp(m) > 0 {
 			return false
+		}
+	}
+	if a, ok := x.([]any); ok {
+		if m, ok := num(s["maxItems"]); ok && big.NewFloat(float64(len(a))).Cmp(m) > 0 {
+			return false
+		}
+		if it, ok := s["items"].(map[string]any); ok {
+			for _, e := range a {
+				if !v.valid(it, e) {
+					return false
+				}
+			}
 		}
 	}
 	if o, ok := x.(map[string]any); ok {

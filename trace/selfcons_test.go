@@ -76,6 +76,11 @@ var selfConsGaps = map[string]string{
 	"wfp/pairing.txt":       "writable layer data: the pointer applied is not in the trace",
 	"wfp/pend-complete.txt": "writable layer data: the pointer applied is not in the trace",
 	"wfp/pend-misuse.txt":   "writable layer data: a pended classify's unapplied writes are not in the trace",
+	// Event callbacks (merged from main after this list was made): the
+	// violations the provider finds around a callback (a missing handler
+	// at socket creation, a wait inside one) are not all reported at the
+	// same event by the replay.
+	"events/violations.txt": "event-callback violations: WSK-EVENT-NO-HANDLER and WSK-EVENT-WAIT are not replayed where the run found them",
 }
 
 // selfConsistent runs one scenario under seed and compares the replay of its

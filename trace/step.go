@@ -52,6 +52,11 @@ func (r *replayer) step(q *qev) {
 	case EvEnv:
 		r.alignSeq(ev.Seq)
 		r.env(q)
+	case EvCallback:
+		r.alignSeq(ev.Seq)
+		r.callbackShown(q)
+	case EvCallbackReturn:
+		// Matched by the callback it returns from (evreplay.go).
 	case EvNote:
 		if u, ok := parseUnsupported(ev.Seq, ev.Text); ok && len(r.rep.Unsupported) < 1000 {
 			r.rep.Unsupported = append(r.rep.Unsupported, u)

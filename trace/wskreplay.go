@@ -365,7 +365,7 @@ func (r *replayer) wskCall(q *qev) {
 		}
 		r.hold(iv, w)
 		st := p.WskAccept(r.sockOf(arg("ListenSocket")), uint32(arg("Flags").U), opaquePtr(arg("AcceptSocketContext")),
-			opaquePtr(arg("AcceptSocketDispatch")), w.la, w.ra, r.irpOf(iv))
+			r.evDispatch(arg("AcceptSocketDispatch")), w.la, w.ra, r.irpOf(iv))
 		r.release(iv)
 		r.checkWskReturn(ev, "WskAccept", st)
 	case "WskSend", "WskReceive", "WskDisconnect":
@@ -408,6 +408,8 @@ func (r *replayer) wskCall(q *qev) {
 		r.checkWskReturn(ev, ev.Fn, st)
 	case "WskControlSocket":
 		r.controlCall(ev)
+	case "WskRelease", "WskControlClient":
+		r.evCall(ev)
 	default:
 		panic("trace: internal: no WSK replay for " + ev.Fn)
 	}
@@ -465,7 +467,7 @@ func (r *replayer) socketCall(ev *Event) {
 	var st nt.Status
 	if ev.Fn == "WskSocket" {
 		st = r.p.WskSocket(r.clientOf(arg("Client")), uint16(arg("AddressFamily").U), uint16(arg("SocketType").U), uint32(arg("Protocol").U),
-			uint32(arg("Flags").U), opaquePtr(arg("SocketContext")), opaquePtr(arg("Dispatch")), r.procOf(arg("OwningProcess")),
+			uint32(arg("Flags").U), opaquePtr(arg("SocketContext")), r.evDispatch(arg("Dispatch")), r.procOf(arg("OwningProcess")),
 			opaquePtr(arg("OwningThread")), opaquePtr(arg("SecurityDescriptor")), r.irpOf(iv))
 	} else {
 		la, ra := arg("LocalAddress").AP, arg("RemoteAddress").AP
@@ -473,7 +475,7 @@ func (r *replayer) socketCall(ev *Event) {
 		r.learnRemote(ev, ra)
 		r.registerCallouts(ev)
 		st = r.p.WskSocketConnect(r.clientOf(arg("Client")), uint16(arg("SocketType").U), uint32(arg("Protocol").U), la, ra,
-			uint32(arg("Flags").U), opaquePtr(arg("SocketContext")), opaquePtr(arg("Dispatch")), r.procOf(arg("OwningProcess")),
+			uint32(arg("Flags").U), opaquePtr(arg("SocketContext")), r.evDispatch(arg("Dispatch")), r.procOf(arg("OwningProcess")),
 			opaquePtr(arg("OwningThread")), opaquePtr(arg("SecurityDescriptor")), r.irpOf(iv))
 	}
 	r.release(iv)

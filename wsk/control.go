@@ -73,7 +73,7 @@ func optionInfo(level, code uint32) (ctlInfo, bool) {
 	case level == nt.IPPROTO_IPV6 && code == nt.IPV6_V6ONLY:
 		return ctlInfo{"IPV6_V6ONLY", irpOptional, false, true}, true
 	case level == nt.SOL_SOCKET && code == nt.SO_WSK_EVENT_CALLBACK:
-		return ctlInfo{"SO_WSK_EVENT_CALLBACK", irpOptional, false, false}, true
+		return ctlInfo{"SO_WSK_EVENT_CALLBACK", irpOptional, false, true}, true
 	case level == nt.SOL_SOCKET && code == nt.SO_WSK_SECURITY:
 		return ctlInfo{"SO_WSK_SECURITY", irpRequired, false, false}, true
 	}
@@ -139,8 +139,12 @@ func (p *Provider) WskControlSocket(s *Socket, requestType nt.ControlSocketType,
 		if requestType <= nt.WskIoctl {
 			rt = sim.Str(requestType.String())
 		}
+		in := blockValue(inputBuffer, inputSize, true)
+		if evOption(requestType, controlCode, level) {
+			in = eventControlValue(inputBuffer, inputSize)
+		}
 		p.w.TraceCall(f, sim.F("Socket", sim.Obj(sockName(s))), sim.F("RequestType", rt), sim.F("ControlCode", code),
-			sim.F("Level", levelValue(level)), sim.F("InputSize", sim.Int(inputSize)), sim.F("InputBuffer", blockValue(inputBuffer, inputSize, true)),
+			sim.F("Level", levelValue(level)), sim.F("InputSize", sim.Int(inputSize)), sim.F("InputBuffer", in),
 			sim.F("OutputSize", sim.Int(outputSize)), sim.F("OutputBuffer", blockValue(outputBuffer, outputSize, false)),
 			sim.F("OutputSizeReturned", ptrArg(outputSizeReturned != nil)), sim.F("Irp", sim.Obj(irpName(i))))
 	}
@@ -181,6 +185,11 @@ func (p *Provider) WskControlSocket(s *Socket, requestType nt.ControlSocketType,
 			st, undo = p.setRecords(s, i, inputSize, inputBuffer, outputSize, outputBuffer, outputSizeReturned)
 		case k == ckCtlQueryRec || k == ckCtlQueryCtx:
 			st, n = p.queryRedirect(s, i, k == ckCtlQueryCtx, outputSize, outputBuffer, outputSizeReturned, &o)
+		case evOption(requestType, controlCode, level):
+			if st = p.setEventCallback(s, i, inputSize, inputBuffer); st == nt.STATUS_PENDING && i != nil {
+				s.ev.disable = append(s.ev.disable, p.wait(opTimed, i, k, s, nil))
+				return p.leave(f, k, s, st)
+			}
 		case !known || !info.known:
 			st = p.unknownStatus()
 		case requestType == nt.WskIoctl: // SIO_QUERY_WFP_ALE_ENDPOINT_HANDLE

@@ -405,6 +405,7 @@ func (p *Provider) WskReceiveFrom(s *Socket, buffer *Buf, flags uint32, remoteAd
 // the bytes copied and the completion status (P-DGTRUNC when truncated).
 func (p *Provider) receiveDatagram(i *irp.IRP, s *Socket, buffer *Buf, ctl *irp.Block, ctlCap uint32, o *outs) (uint64, nt.Status) {
 	dg := popDatagram(&s.dg.rx)
+	p.evConsumed(s, 1)
 	defer func() {
 		if len(p.dgFree) < 64 {
 			p.dgFree = append(p.dgFree, dg.data)

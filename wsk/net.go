@@ -376,10 +376,12 @@ type serveTask Socket
 func (t *serveTask) Run() {
 	s := (*Socket)(t)
 	s.flags &^= sfKicked
+	s.p.evWaitCheck()
 	s.p.serve(s)
 }
 
 func (p *Provider) kickSocket(s *Socket) {
+	p.evKick(s)
 	if s.flags&(sfKicked|sfClosed) != 0 {
 		return
 	}

@@ -78,6 +78,7 @@ type Provider struct {
 	dial *dialing
 
 	net network
+	evs *evProvider // event callbacks (events.go)
 }
 
 // NewProvider returns the WSK provider of m's world and registers its leak
@@ -552,6 +553,7 @@ type op struct {
 
 // Run completes a timed op at its time.
 func (o *op) Run() {
+	o.p.evWaitCheck()
 	o.scheduled = false
 	if o.done {
 		o.p.recycle(o)

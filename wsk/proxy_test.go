@@ -292,6 +292,7 @@ type proxy struct {
 	ls    *wsk.Socket
 	mode  proxyMode
 	pairs []*pair
+	queue []*wsk.Socket // taken by WskAcceptEvent (proxyAcceptEvents), not yet served
 }
 
 type pair struct {
@@ -311,9 +312,16 @@ func (l *lab) addProxy(pid uint32, addr netip.AddrPort) *proxy {
 		}
 	}
 	px := &proxy{l: l, proc: proc, addr: addr}
-	px.ls = l.socket(nt.WSK_FLAG_LISTEN_SOCKET, proc)
+	if proxyAcceptEvents {
+		px.listenEvents() // events_test.go
+	} else {
+		px.ls = l.socket(nt.WSK_FLAG_LISTEN_SOCKET, proc)
+	}
 	if st := l.do(func(i *irp.IRP) nt.Status { return l.p.WskBind(px.ls, addr, 0, i) }).Status; st != nt.STATUS_SUCCESS {
 		l.t.Fatalf("WskBind(%v): %v", addr, st)
+	}
+	if proxyAcceptEvents {
+		px.enableAccept()
 	}
 	return px
 }
@@ -355,11 +363,16 @@ func (px *proxy) set(s *wsk.Socket, records []byte) nt.Status {
 // original destination (WDD-REDIR steps 7-8).
 func (px *proxy) serve() *pair {
 	l := px.l
-	iosb := l.do(func(i *irp.IRP) nt.Status { return l.p.WskAccept(px.ls, 0, nil, nil, nil, nil, i) })
-	if iosb.Status != nt.STATUS_SUCCESS {
-		l.t.Fatalf("WskAccept: %v", iosb.Status)
+	var pr *pair
+	if proxyAcceptEvents {
+		pr = &pair{in: px.nextAccepted()}
+	} else {
+		iosb := l.do(func(i *irp.IRP) nt.Status { return l.p.WskAccept(px.ls, 0, nil, nil, nil, nil, i) })
+		if iosb.Status != nt.STATUS_SUCCESS {
+			l.t.Fatalf("WskAccept: %v", iosb.Status)
+		}
+		pr = &pair{in: l.p.SocketFromInformation(iosb.Information)}
 	}
-	pr := &pair{in: l.p.SocketFromInformation(iosb.Information)}
 	px.pairs = append(px.pairs, pr)
 	var st nt.Status
 	if pr.records, st = px.query(pr.in, nt.SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS); st != nt.STATUS_SUCCESS {

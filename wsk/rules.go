@@ -382,6 +382,7 @@ var statusTable = [numCallKeys][]StatusDoc{
 		StatusDoc{nt.STATUS_ACCESS_DENIED, docQCtx + "; policy P-ACC"},
 		StatusDoc{nt.STATUS_INVALID_PARAMETER, "policies P-OSR, P-NOIRP, P-LEVEL"}),
 	ckCtlOption: ctlCommon(docCtrl,
+		StatusDoc{nt.STATUS_EVENT_PENDING, docEventCB + " (disabling, without an IRP, a callback still in progress)"},
 		StatusDoc{nt.STATUS_INVALID_PARAMETER, docCtrl + " (other: bad request type, short input, wrong family)"},
 		StatusDoc{nt.STATUS_BUFFER_TOO_SMALL, docCtrl + " (other: output shorter than the option)"},
 		StatusDoc{nt.STATUS_INVALID_DEVICE_REQUEST, "policy P-UNKNOWN"}),

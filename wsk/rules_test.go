@@ -344,7 +344,7 @@ func (e *env) setOpt(s *wsk.Socket, level, code uint32, v uint32) nt.Status {
 
 func TestRules(t *testing.T) {
 	covered := map[string]bool{}
-	for _, rc := range ruleCases() {
+	for _, rc := range append(ruleCases(), eventRuleCases()...) {
 		covered[rc.rule] = true
 		t.Run(rc.rule, func(t *testing.T) {
 			e := newEnv(t)

@@ -128,6 +128,7 @@ type Socket struct {
 	dg      *dgEndpoint    // a datagram socket's queue and flows
 	ctx     any            // SocketContext
 	disp    any            // client dispatch table
+	ev      *evState       // event callbacks (events.go), nil if none
 }
 
 // Name returns the display name ("sock1"), or "NULL".
@@ -293,6 +294,7 @@ func (p *Provider) newSocket(cl *Client, family uint16, cat Category, owner *Pro
 	p.socks = append(p.socks, s)
 	s.handle = uint64(len(p.socks))
 	cl.sockets++
+	p.evNewSocket(s)
 	return s
 }
 
@@ -304,6 +306,7 @@ func (p *Provider) destroy(s *Socket) {
 		return
 	}
 	s.flags |= sfClosed
+	p.evDestroy(s)
 	st := nt.STATUS_CANCELLED
 	switch p.w.PolicyName(PolicyClose) {
 	case "STATUS_FILE_FORCED_CLOSED":
@@ -835,6 +838,7 @@ func (p *Provider) acceptSocket(ls *Socket, e *end, ctx, disp any) *Socket {
 	s.local = e.local
 	s.end = e
 	e.sock = s
+	p.evAccepted(ls, s)
 	return s
 }
 
@@ -968,6 +972,7 @@ func (p *Provider) receiveBytes(i *irp.IRP, b *Buf, e *end) uint64 {
 	if n > 0 {
 		p.m.Deliver(i, b.Block, b.Offset, e.rx[:n])
 		e.rx = e.rx[:copy(e.rx, e.rx[n:])]
+		p.evConsumed(e.sock, n)
 	}
 	return n
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/wsksim/wsksim/scenarios"
+	"github.com/wsksim/wsksim/trace"
 )
 
 // Check decodes data, runs the program and checks every property FuzzWorld
@@ -22,7 +23,9 @@ import (
 //     routine runs for an IRP whose call already completed;
 //   - determinism and faithful printing: the program printed as a scenario
 //     and run again through scenarios.Run prints the same outputs and writes
-//     a byte-identical wsktrace.
+//     a byte-identical wsktrace;
+//   - trace→replay agreement: wsksim replay of that trace gives the run's own
+//     verdict (trace.Disagreement).
 //
 // A panic anywhere is the model's (Check does not recover it).
 func Check(data []byte) []string {
@@ -47,6 +50,16 @@ func Check(data []byte) []string {
 	}
 	if !bytes.Equal(tr.Bytes(), o.Trace) {
 		problems = append(problems, fmt.Sprintf("determinism: the trace differs between the two runs (%d and %d bytes) at byte %d", len(o.Trace), tr.Len(), firstDiff(o.Trace, tr.Bytes())))
+	}
+	// The oracle agrees with the model: the replay of the trace the run
+	// wrote gives the run's own verdict.
+	rep, err := trace.Replay(bytes.NewReader(tr.Bytes()), trace.Options{})
+	if err != nil {
+		problems = append(problems, fmt.Sprintf("trace->replay: %v", err))
+	} else if d := trace.Disagreement(res.Violations, rep); d != "" {
+		var text bytes.Buffer
+		rep.WriteText(&text)
+		problems = append(problems, fmt.Sprintf("trace->replay: %s\n%s", d, text.String()))
 	}
 	return problems
 }

@@ -299,8 +299,14 @@ func (i *IRP) reset(status nt.Status) {
 func (m *Manager) IoSetCompletionRoutine(i *IRP, routine CompletionRoutine, context any, invokeOnSuccess, invokeOnError, invokeOnCancel bool) {
 	f := m.w.Begin("IoSetCompletionRoutine")
 	if m.w.Tracing() {
-		m.w.TraceCall(f, sim.F("Irp", sim.Obj(nameOrEmpty(i))), sim.F("InvokeOnSuccess", sim.Bool(invokeOnSuccess)),
+		fs := []sim.Field{sim.F("Irp", sim.Obj(nameOrEmpty(i)))}
+		if routine == nil {
+			// A NULL routine (CompletionRoutine defaults to non-NULL).
+			fs = append(fs, sim.F("CompletionRoutine", sim.Null()))
+		}
+		fs = append(fs, sim.F("InvokeOnSuccess", sim.Bool(invokeOnSuccess)),
 			sim.F("InvokeOnError", sim.Bool(invokeOnError)), sim.F("InvokeOnCancel", sim.Bool(invokeOnCancel)))
+		m.w.TraceCall(f, fs...)
 	}
 	m.w.CheckIRQL(nt.DISPATCH_LEVEL)
 	if m.checkUse(i, "IoSetCompletionRoutine") {

@@ -259,6 +259,14 @@ func (m *Manager) Complete(i *IRP, st nt.Status, info uint64) {
 	i.needReuse = i.owned
 	run := i.routineSet && ((st.IsSuccess() && i.onSuccess) || (!st.IsSuccess() && i.onError) || (i.Cancel && i.onCancel))
 	if !run {
+		// No routine sees this completion; the trace still says when it
+		// happened (env irp_completed), so a replay orders it as the run did.
+		// The event takes its seq whether or not the world traces.
+		name := ""
+		if m.w.Tracing() {
+			name = i.Name()
+		}
+		m.w.TraceEnv("irp_completed", sim.F("irp", sim.Str(name)), sim.F("status", sim.Status(st)), sim.F("information", sim.Int(info)))
 		if !i.owned {
 			i.st = stReturned
 			m.unlive(i)

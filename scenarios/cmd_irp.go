@@ -65,6 +65,10 @@ type routineSpec struct {
 	hasClose  bool
 }
 
+// maxTracedLends is how many lent ranges a traced IoCallDriver carries
+// (Buffer … Buffer4, docs/wsktrace.md).
+const maxTracedLends = 4
+
 type lendRec struct {
 	b      *irp.Block
 	off, n uint64
@@ -624,7 +628,24 @@ func cmdProviderCall(in *Interp, c *Command, a *args) error {
 	in.call(fmt.Sprintf("%s(Irp=%s)", fn, in.irpName(i)), func() string {
 		f := w.Begin(fn)
 		if w.Tracing() {
-			w.TraceCall(f, sim.F("Irp", sim.Obj(nameIf(i))))
+			// The stand-in is no WSK function: the trace shows what it is, an
+			// IRP handed to a driver below whose results the trace shows
+			// (IoCallDriver; "Function" names what it stands in for, and
+			// "Buffer"… the pool ranges lent to the IRP).
+			fs := []sim.Field{sim.F("DeviceObject", sim.Bool(true)), sim.F("Irp", sim.Obj(nameIf(i))), sim.F("Function", sim.Str(fn))}
+			for k, l := range lends {
+				if k >= maxTracedLends || l.b == nil {
+					break
+				}
+				key := "Buffer"
+				if k > 0 {
+					key += strconv.Itoa(k + 1)
+				}
+				fs = append(fs, sim.F(key, sim.LenAt(l.n, l.off, l.b.Name())))
+			}
+			tf := f
+			tf.Fn = "IoCallDriver"
+			w.TraceCall(tf, fs...)
 		}
 		if !in.io.Submit(i, fn) {
 			w.Return(f, nt.STATUS_INVALID_PARAMETER)
@@ -754,6 +775,14 @@ func cmdSetCancelRoutine(in *Interp, c *Command, a *args) error {
 	if i == nil {
 		return fmt.Errorf("irp=NULL: IoSetCancelRoutine dereferences the IRP; that is an access violation, not a scenario")
 	}
+	// IoSetCancelRoutine is a DDI: traced as a call whose value is whether a
+	// routine was set before (the trace does not follow the pointer).
+	w := in.w
+	f := w.Begin("IoSetCancelRoutine")
+	if w.Tracing() {
+		w.TraceCall(f, sim.F("Irp", sim.Str(i.Name())), sim.F("CancelRoutine", sim.Ptr(!none)))
+	}
+	defer w.ReturnValue(f, sim.Null())
 	if none {
 		in.io.SetCancelRoutine(i, nil)
 		in.printf("IoSetCancelRoutine(Irp=%s, CancelRoutine=NULL)\n", i.Name())

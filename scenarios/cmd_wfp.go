@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsksim/wsksim/irp"
 	"github.com/wsksim/wsksim/nt"
+	"github.com/wsksim/wsksim/sim"
 	"github.com/wsksim/wsksim/wfp"
 )
 
@@ -231,6 +232,7 @@ func cmdSublayer(in *Interp, c *Command, a *args) error {
 		return fmt.Errorf("weight=%d: a sublayer weight is 16 bits", w)
 	}
 	s := in.eng.AddSublayer(name, uint16(w))
+	in.w.TraceEnv("sublayer", sim.F("name", sim.Str(name)), sim.F("weight", sim.Int(w)))
 	if err := in.bind(name, s, ""); err != nil {
 		return err
 	}
@@ -687,10 +689,12 @@ func cmdFilter(in *Interp, c *Command, a *args) error {
 	if cs != nil {
 		f.Callout = cs.c
 	}
+	in.ties.ties = in.ties.ties[:0]
 	nf, err := in.eng.AddFilter(f)
 	if err != nil {
 		return err
 	}
+	traceFilter(in.w, nf, in.ties.ties)
 	disp := name
 	if disp == "" {
 		disp = in.nextName("filter")
@@ -723,6 +727,7 @@ func cmdRemoveFilter(in *Interp, c *Command, a *args) error {
 		return fmt.Errorf("filter=: not a filter")
 	}
 	in.eng.RemoveFilter(f)
+	in.w.TraceEnv("filter_delete", sim.F("filter", sim.Int(f.FilterId)))
 	in.printf("filter %d removed\n", f.FilterId)
 	return nil
 }
@@ -1082,4 +1087,30 @@ func cmdRecordsCorrupt(in *Interp, c *Command, a *args) error {
 	mem[off] ^= 0xFF
 	in.printf("%s[%d] = %02x\n", b.Name(), off, mem[off])
 	return nil
+}
+
+// traceFilter writes the trace's env filter for a filter the scenario added:
+// what a replay needs to arbitrate as the model did (docs/wsktrace.md). ties
+// are the answers the world gave to wfp.filter-tie while adding it.
+func traceFilter(w *sim.World, f *wfp.Filter, ties []int) {
+	fs := []sim.Field{sim.F("filter", sim.Int(f.FilterId)), sim.F("layer", sim.Str(f.Layer.String()))}
+	if f.Callout != nil {
+		fs = append(fs, sim.F("callout", sim.Str(f.Callout.Name)))
+	}
+	fs = append(fs, sim.F("action", sim.Str(f.Action.String())), sim.F("weight", sim.Int(f.Weight)))
+	if f.Sublayer != nil && f.Sublayer.Name != "default" {
+		fs = append(fs, sim.F("sublayer", sim.Str(f.Sublayer.Name)))
+	}
+	if f.RemoteMatch.IsValid() {
+		fs = append(fs, sim.F("remote", sim.Str(f.RemoteMatch.String())))
+	}
+	if len(ties) > 0 {
+		cp, _ := sim.LookupChoice(wfp.ChoiceFilterTie)
+		t := make([]string, len(ties))
+		for k, v := range ties {
+			t[k] = cp.Options[v]
+		}
+		fs = append(fs, sim.F("tie", sim.Str(strings.Join(t, ","))))
+	}
+	w.TraceEnv("filter", fs...)
 }

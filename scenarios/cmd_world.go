@@ -75,6 +75,7 @@ func cmdPin(in *Interp, c *Command, a *args) error {
 		return err
 	}
 	cp, _ := sim.LookupChoice(label)
+	in.w.TraceEnv("pin", sim.F("choice", sim.Str(label)), sim.F("value", sim.Str(cp.Options[v])))
 	in.printf("pinned %s = %s\n", label, cp.Options[v])
 	return nil
 }
@@ -99,6 +100,7 @@ func cmdUnpin(in *Interp, c *Command, a *args) error {
 		return fmt.Errorf("choice=%s: unknown choice point (expected one of: %s)", label, choiceLabels())
 	}
 	in.w.Unpin(label)
+	in.w.TraceEnv("unpin", sim.F("choice", sim.Str(label)))
 	in.printf("unpinned %s\n", label)
 	return nil
 }
@@ -115,6 +117,7 @@ func cmdPolicy(in *Interp, c *Command, a *args) error {
 	if err := in.w.SetPolicy(id, opt); err != nil {
 		return err
 	}
+	in.w.TraceEnv("policy", sim.F("id", sim.Str(id)), sim.F("option", sim.Str(opt)))
 	in.printf("policy %s = %s\n", id, opt)
 	return nil
 }
@@ -136,6 +139,7 @@ func cmdRuleAction(in *Interp, c *Command, a *args) error {
 	if err := in.w.SetAction(id, ac); err != nil {
 		return fmt.Errorf("rule=%s: unknown rule (see wsksim rules)", id)
 	}
+	in.w.TraceEnv("rule_action", sim.F("rule", sim.Str(id)), sim.F("action", sim.Str(ac.String())))
 	in.printf("rule %s: %s\n", id, ac)
 	return nil
 }

@@ -338,6 +338,9 @@ func cmdProcess(in *Interp, c *Command, a *args) error {
 	if err != nil {
 		return err
 	}
+	// The trace's env process: a replay must know the process and its elevation
+	// (P-ACC decides who may query redirect records by it).
+	in.w.TraceEnv("process", sim.F("name", sim.Str("proc"+strconv.FormatUint(pid, 10))), sim.F("pid", sim.Int(pid)), sim.F("elevated", sim.Bool(elev)))
 	if name != "" {
 		if err := in.bind(name, p, ""); err != nil {
 			return err

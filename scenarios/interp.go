@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -259,20 +260,25 @@ func lookup(c *Command) (*command, error) {
 // Interp runs commands one at a time against one world. The datadriven test
 // harness drives it command by command; Run drives it over a whole file.
 type Interp struct {
-	name  string
-	opts  Options
-	seed  uint64
-	w     *sim.World
-	io    *irp.Manager
-	out   *strings.Builder
-	seen  int // violations already printed
-	halt  bool
-	hist  []*Command
-	names map[string]any // display and bound names -> objects
-	bound map[any]string // object -> scenario name
-	irps  map[*irp.IRP]*irpState
-	pools []*irp.Block
-	lends map[*irp.IRP][]lendRec
+	name string
+	opts Options
+	seed uint64
+	ties *tieRecorder
+	// touched are the display names of objects an untraced command touched:
+	// a later violation outside any call that names one is a check the
+	// trace cannot support.
+	touched map[any]bool
+	w       *sim.World
+	io      *irp.Manager
+	out     *strings.Builder
+	seen    int // violations already printed
+	halt    bool
+	hist    []*Command
+	names   map[string]any // display and bound names -> objects
+	bound   map[any]string // object -> scenario name
+	irps    map[*irp.IRP]*irpState
+	pools   []*irp.Block
+	lends   map[*irp.IRP][]lendRec
 
 	// WFP and WSK (created with the world).
 	eng      *wfp.Engine
@@ -298,7 +304,12 @@ func (in *Interp) Seed() uint64 { return in.seed }
 
 func (in *Interp) world() *sim.World {
 	if in.w == nil {
-		in.w = sim.NewWorld(sim.Config{Seed: in.seed, Chooser: in.opts.Chooser, Trace: in.opts.Trace, TraceSource: "wsksim scenario " + path.Base(in.name), MaxEvents: in.opts.MaxEvents})
+		var ch sim.Chooser = in.opts.Chooser
+		if ch == nil {
+			ch = sim.NewPRNG(in.seed) // the world's default chooser
+		}
+		in.ties = &tieRecorder{inner: ch}
+		in.w = sim.NewWorld(sim.Config{Seed: in.seed, Chooser: in.ties, Trace: in.opts.Trace, TraceSource: "wsksim scenario " + path.Base(in.name), MaxEvents: in.opts.MaxEvents})
 		in.io = irp.NewManager(in.w)
 		in.eng = wfp.NewEngine(in.w)
 		p, err := wsk.NewProvider(in.io, wsk.Config{Engine: in.eng})
@@ -330,6 +341,11 @@ func (in *Interp) Exec(c *Command) (string, error) {
 	}
 	in.out.Reset()
 	a := &args{c: c}
+	nv := 0
+	if in.w != nil {
+		nv = in.w.ViolationCount()
+	}
+	defer in.unsupported(c, nv)
 	if err := cmd.run(in, c, a); err != nil {
 		return "", &ParseError{c.File, c.Line, c.Name + ": " + err.Error()}
 	}
@@ -440,4 +456,75 @@ func (in *Interp) traceSoFar() (string, error) {
 		return "", err
 	}
 	return buf.String(), nil
+}
+
+// tieRecorder passes every choice to the world's chooser and keeps the answers
+// to wfp.filter-tie, which the trace's env filter carries (docs/wsktrace.md).
+type tieRecorder struct {
+	inner sim.Chooser
+	ties  []int
+}
+
+func (t *tieRecorder) Choose(label string, n int) int {
+	v := t.inner.Choose(label, n)
+	if label == wfp.ChoiceFilterTie && len(t.ties) < 64 {
+		t.ties = append(t.ties, v)
+	}
+	return v
+}
+
+// untraced are the commands whose effect on the model no wsktrace v1 event
+// shows: the driver touching its own memory (a pool block, a redirect
+// context, a records blob), the stand-in provider writing a lent buffer, a
+// flow's end.
+var untraced = map[string]bool{"write-pool": true, "read-pool": true, "provider-deliver": true,
+	"callout-context": true, "end-flow": true, "records-copy": true, "records-decode": true, "records-forge": true, "records-corrupt": true}
+
+// unsupported writes, for each violation a command recorded outside any
+// traced call (seq 0: the scenario touched driver memory, a callout's context,
+// a records blob... directly, which wsktrace v1 cannot express: untraced), a
+// note that a replay reports as a check the trace cannot support
+// (docs/wsktrace.md). The note takes a seq whether or not a trace is written.
+func (in *Interp) unsupported(c *Command, from int) {
+	if in.w == nil || (!untraced[c.Name] && len(in.touched) == 0) {
+		return
+	}
+	vs := in.w.Violations()
+	if from > len(vs) {
+		return
+	}
+	for _, v := range vs[from:] {
+		if v.Seq != 0 {
+			continue
+		}
+		switch {
+		case untraced[c.Name]:
+			in.w.TraceNote(fmt.Sprintf("unsupported check: %s: the scenario's %s broke it outside any call the trace shows", v.Rule, c.Name))
+		case in.touchedAny(v.Objects):
+			in.w.TraceNote(fmt.Sprintf("unsupported check: %s: found by %s on %s, which a command the trace does not show touched", v.Rule, c.Name, strings.Join(v.Objects, " ")))
+		}
+	}
+	if untraced[c.Name] {
+		if in.touched == nil {
+			in.touched = map[any]bool{}
+		}
+		for _, a := range c.Args {
+			for _, val := range a.Vals {
+				for _, v := range strings.FieldsFunc(val, func(r rune) bool { return r == '(' || r == ')' || r == ':' || r == ',' }) {
+					if o, ok := in.names[v]; ok && o != nil && reflect.TypeOf(o).Comparable() && len(in.touched) < 4096 {
+						in.touched[o] = true
+					}
+				}
+			}
+		}
+	}
+}
+
+func (in *Interp) touchedAny(names []string) bool {
+	for _, n := range names {
+		if o, ok := in.names[n]; ok && o != nil && reflect.TypeOf(o).Comparable() && in.touched[o] {
+			return true
+		}
+	}
+	return false
 }

@@ -91,6 +91,15 @@ func Hex(b []byte, pool string) Value { return Value{kind: vHex, b: b, s: pool} 
 // Len is a buffer {"len":N} whose content does not matter, with optional pool.
 func Len(n uint64, pool string) Value { return Value{kind: vLen, u: n, s: pool} }
 
+// LenAt is a buffer {"len":N,"pool":pool,"offset":off}: N bytes at offset off
+// of pool block pool (the "offset" extension, docs/wsktrace.md).
+func LenAt(n, off uint64, pool string) Value {
+	if off == 0 {
+		return Len(n, pool)
+	}
+	return Value{kind: vLen, u: n, s: pool, fields: []Field{{Key: "offset", Val: Int(off)}}}
+}
+
 // Ref is a buffer {"ref":"name"} with optional pool; ref and pool are packed.
 func Ref(name, pool string) Value {
 	return Value{kind: vRef, s: name, fields: []Field{{Key: "pool", Val: Str(pool)}}}
@@ -130,7 +139,13 @@ func (v Value) AppendJSON(b []byte) []byte {
 	case vLen:
 		b = append(b, `{"len":`...)
 		b = strconv.AppendUint(b, v.u, 10)
-		return appendPool(b, v.s)
+		b = appendPool(b, v.s)
+		if len(v.fields) > 0 && v.s != "" {
+			b = append(b[:len(b)-1], `,"offset":`...)
+			b = strconv.AppendUint(b, v.fields[0].Val.u, 10)
+			b = append(b, '}')
+		}
+		return b
 	case vRef:
 		b = append(b, `{"ref":`...)
 		b = appendString(b, v.s)
@@ -208,7 +223,11 @@ type tracer struct {
 	buf   []byte
 	err   error
 	held  [][]byte // lines held while completion routines run
+	seqs  []uint64 // the seq of each held complete line (0 for others)
 	depth int
+	// openCall is the seq of the call the last line written was, 0 when the
+	// last line was anything else (see World.Close).
+	openCall uint64
 }
 
 func newTracer(w io.Writer, source, profile string) *tracer {
@@ -220,13 +239,18 @@ func newTracer(w io.Writer, source, profile string) *tracer {
 	if profile != "" {
 		fs = append(fs, F("profile", Str(profile)))
 	}
+	// The model shows every completion (a complete, or env irp_completed
+	// when no routine sees it): docs/wsktrace.md.
+	fs = append(fs, F("completions", Str("all")))
 	t.line(fs)
 	return t
 }
 
 func (t *tracer) line(fs []Field) {
+	t.openCall = 0
 	if t.depth > 0 {
 		t.held = append(t.held, appendObject(nil, fs))
+		t.seqs = append(t.seqs, 0)
 		return
 	}
 	t.buf = appendObject(t.buf[:0], fs)
@@ -257,6 +281,23 @@ func (w *World) TraceCall(f Frame, args ...Field) {
 		fs = append(fs, F("irql", Str(w.irql.String())))
 	}
 	w.tr.line(fs)
+	if w.tr.depth == 0 {
+		w.tr.openCall = f.Seq
+	}
+}
+
+// traceEndOfCall is run by Close: when the trace would end with a call that
+// has no return (a VOID function) and that call broke a rule whose
+// consequence is a bug check, while the world went on (it was not halted), it
+// writes the call's return. A trace that ends at such a call says the machine
+// stopped there (docs/wsktrace.md), which this run did not. The seq it takes
+// is taken only when tracing; nothing after it reports a seq.
+func (w *World) traceEndOfCall() {
+	if w.tr == nil || w.halted != nil || w.tr.openCall == 0 || w.tr.openCall != w.lastBugSeq {
+		return
+	}
+	call := w.tr.openCall
+	w.tr.line([]Field{F("seq", Int(w.NextSeq())), F("ev", Str("return")), F("call", Int(call))})
 }
 
 // Return closes frame f and, when tracing, writes a "return" event with an
@@ -312,6 +353,7 @@ func (w *World) TraceCompleteBegin(irp string, st nt.Status, information Value, 
 	}
 	t := w.tr
 	t.held = append(t.held, appendObject(nil, fs))
+	t.seqs = append(t.seqs, seq)
 	t.depth++
 	return len(t.held) - 1
 }
@@ -331,6 +373,13 @@ func (w *World) TraceCompleteEnd(tok int, routineReturned nt.Status) {
 		line = Status(routineReturned).AppendJSON(line)
 		t.held[tok] = append(line, '}')
 	}
+	if end := w.seq; tok < len(t.seqs) && end > t.seqs[tok] {
+		// The routine's own events follow; say where they end.
+		line := t.held[tok]
+		line = append(line[:len(line)-1], `,"routine_end":`...)
+		line = strconv.AppendUint(line, end, 10)
+		t.held[tok] = append(line, '}')
+	}
 	t.depth--
 	if t.depth == 0 {
 		for k, l := range t.held {
@@ -340,6 +389,7 @@ func (w *World) TraceCompleteEnd(tok int, routineReturned nt.Status) {
 			t.held[k] = nil
 		}
 		t.held = t.held[:0]
+		t.seqs = t.seqs[:0]
 	}
 }
 

@@ -103,7 +103,7 @@ func TestTraceEvents(t *testing.T) {
 	w.TraceNote("done")
 	require.NoError(t, w.Close())
 	assert.Equal(t, []string{
-		`{"wsktrace":1,"source":"unit","profile":"strict"}`,
+		`{"wsktrace":1,"source":"unit","profile":"strict","completions":"all"}`,
 		`{"seq":1,"ev":"call","fn":"WskSocket","args":{"AddressFamily":2}}`,
 		`{"seq":2,"ev":"return","call":1,"status":"STATUS_SUCCESS","out":{"Socket":{"bind":"sock1"}}}`,
 		`{"seq":3,"ev":"call","fn":"IoFreeIrp","args":{"Irp":"irp1"},"irql":"DISPATCH_LEVEL"}`,
@@ -116,7 +116,7 @@ func TestTraceEvents(t *testing.T) {
 	b.Reset()
 	w = sim.NewWorld(sim.Config{Trace: &b})
 	require.NoError(t, w.Close())
-	assert.Equal(t, "{\"wsktrace\":1,\"source\":\"wsksim\"}\n", b.String())
+	assert.Equal(t, "{\"wsktrace\":1,\"source\":\"wsksim\",\"completions\":\"all\"}\n", b.String())
 }
 
 // TestTraceCompleteHoldsEvents: events written while a completion routine runs
@@ -139,11 +139,11 @@ func TestTraceCompleteHoldsEvents(t *testing.T) {
 	w.Return(f, nt.STATUS_SUCCESS)
 	require.NoError(t, w.Close())
 	assert.Equal(t, []string{
-		`{"wsktrace":1,"source":"wsksim"}`,
+		`{"wsktrace":1,"source":"wsksim","completions":"all"}`,
 		`{"seq":1,"ev":"call","fn":"WskSend","args":{}}`,
-		`{"seq":2,"ev":"complete","irp":"irp1","status":"STATUS_SUCCESS","information":5,"out":{"o":1},"pending_returned":true}`,
+		`{"seq":2,"ev":"complete","irp":"irp1","status":"STATUS_SUCCESS","information":5,"out":{"o":1},"pending_returned":true,"routine_end":5}`,
 		`{"seq":3,"ev":"call","fn":"IoFreeIrp","args":{"Irp":"irp2"}}`,
-		`{"seq":4,"ev":"complete","irp":"irp2","status":"STATUS_CANCELLED","information":{"bind":"sock1"},"routine_returned":"STATUS_SUCCESS"}`,
+		`{"seq":4,"ev":"complete","irp":"irp2","status":"STATUS_CANCELLED","information":{"bind":"sock1"},"routine_returned":"STATUS_SUCCESS","routine_end":5}`,
 		`{"seq":5,"ev":"note","text":"in inner routine"}`,
 		`{"seq":6,"ev":"return","call":1,"status":"STATUS_SUCCESS"}`,
 	}, traceLines(t, &b))

@@ -117,27 +117,29 @@ type Frame struct {
 // World is the deterministic world. It is not safe for concurrent use: the
 // model is single-threaded by design, like etcd raft's RawNode.
 type World struct {
-	cfg      Config
-	chooser  Chooser
-	pins     map[string]int
-	now      Time
-	queue    taskHeap
-	qseq     uint64
-	seq      uint64
-	irql     nt.IRQL
-	inComp   int
-	frames   []Frame
-	faults   map[string]*faultSite
-	actions  map[string]Action
-	viols    []Violation
-	halted   *BugCheck
-	closers  []func()
-	closed   bool
-	misuse   []error
-	tr       *tracer
-	names    map[string]int
-	polVals  []int16 // option set by SetPolicy per policy index; -1: the default
-	polCache [32]policyCacheEntry
+	cfg     Config
+	chooser Chooser
+	pins    map[string]int
+	now     Time
+	queue   taskHeap
+	qseq    uint64
+	seq     uint64
+	irql    nt.IRQL
+	inComp  int
+	frames  []Frame
+	faults  map[string]*faultSite
+	actions map[string]Action
+	viols   []Violation
+	halted  *BugCheck
+	closers []func()
+	closed  bool
+	misuse  []error
+	// lastBugSeq is the seq of the call of the last violation with a bug check.
+	lastBugSeq uint64
+	tr         *tracer
+	names      map[string]int
+	polVals    []int16 // option set by SetPolicy per policy index; -1: the default
+	polCache   [32]policyCacheEntry
 }
 
 // NewWorld returns a world at virtual time zero.
@@ -399,6 +401,9 @@ func (w *World) Violate(ruleID, detail string, objects ...string) {
 		v.Seq, v.Call = f.Seq, f.Fn
 	}
 	w.viols = append(w.viols, v)
+	if r.BugCheck != "" {
+		w.lastBugSeq = v.Seq
+	}
 	if act == Halt && w.halted == nil {
 		w.halted = &BugCheck{Violation: v}
 	}
@@ -484,6 +489,7 @@ func (w *World) Close() error {
 		return nil
 	}
 	w.closed = true
+	w.traceEndOfCall()
 	for _, fn := range w.closers {
 		fn()
 	}

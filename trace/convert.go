@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsksim/wsksim/nt"
+	"github.com/wsksim/wsksim/wfp"
 	"github.com/wsksim/wsksim/wsk"
 )
 
@@ -71,12 +72,27 @@ func Convert(r io.Reader, w io.Writer) error {
 		c.declareCallouts(k)
 		switch e.Kind {
 		case EvNote:
+			if strings.HasPrefix(e.Text, UnsupportedPrefix) {
+				// The action behind it is not in the trace, so the
+				// scenario does not do it either.
+				c.comment("%s", strconv.Quote(e.Text))
+				continue
+			}
 			c.note(e.Text)
 		case EvEnv:
 			c.env(e)
 		case EvReturn:
 		case EvComplete:
 			if c.done[k] {
+				continue
+			}
+			if c.held[e.IRP] {
+				delete(c.held, e.IRP)
+				info := uint64(0)
+				if e.Information.Kind == Int {
+					info = e.Information.U
+				}
+				c.cmd("provider-complete irp=%s status=%s info=%d", c.ref(e.IRP), e.Status, info)
 				continue
 			}
 			c.cmd("run")
@@ -133,6 +149,11 @@ type converter struct {
 	// callouts are the callouts to declare before the event at an index
 	// (convcallout.go).
 	callouts map[int][]*inferredCallout
+	// held are the IRPs an IoCallDriver left with the stand-in provider:
+	// their completion becomes provider-complete where the trace shows it.
+	held map[string]bool
+	// static are the trace's FilterIds of the static filters convert added.
+	static map[uint64]bool
 }
 
 // bind returns the scenario name for a trace name bound here.
@@ -395,6 +416,14 @@ func (c *converter) call(e *Event) {
 			}
 		}
 		c.cmd("set-routine irp=%s return=%s on=(%s)", c.n(arg("Irp")), rr, strings.Join(on, ","))
+	case "IoCallDriver":
+		c.ioCallDriver(e, ret)
+	case "IoSetCancelRoutine":
+		r := "declared"
+		if arg("CancelRoutine").Kind == Null {
+			r = "none"
+		}
+		c.cmd("set-cancel-routine irp=%s routine=%s", c.n(arg("Irp")), r)
 	case "IoCancelIrp":
 		if k, before := c.completeOf(e, name(arg("Irp"))); k >= 0 {
 			v := "ignore"
@@ -422,6 +451,11 @@ func (c *converter) call(e *Event) {
 			npi = " npi=NULL"
 		} else if v, ok := nv.Field("Version"); ok {
 			ver = v.Name
+		}
+		if rv := arg("WskRegistration"); rv.Kind == Name {
+			// Registering a live registration again.
+			c.cmd("wsk-register reg=%s version=%s%s", c.ref(rv.Name), ver, npi)
+			break
 		}
 		c.cmd("wsk-register name=%s version=%s%s", c.bind(name(arg("WskRegistration"))), ver, npi)
 	case "WskCaptureProviderNPI":
@@ -679,7 +713,13 @@ func (c *converter) env(e *Event) {
 	}
 	switch e.What {
 	case "peer_listen":
-		c.cmd("peer-listen process=peer addr=%s", addrText(f("addr")))
+		c.cmd("peer-listen process=peer addr=%s name=%s", addrText(f("addr")), c.bind(listenerName(f("addr"))))
+	case "peer_shutdown":
+		c.cmd("peer-close conn=%s how=shutdown", c.ref(f("conn").Name))
+	case "peer_listen_close":
+		c.cmd("peer-close listener=%s", c.ref(listenerName(f("addr"))))
+	case "peer_accept":
+		c.cmd("peer-accept listener=%s name=%s", c.ref(listenerName(f("addr"))), c.bind(f("name").Name))
 	case "peer_connect":
 		from := ""
 		if v := f("from"); v.Kind == Addr {
@@ -730,6 +770,47 @@ func (c *converter) env(e *Event) {
 		c.cmd("redirected-connect name=%s from=%s original=%s to=%s handle=%s%s%s", c.bind(f("name").Name), addrText(f("from")), addrText(f("original")), addrText(f("to")), f("handle").Name, ctx(), pid())
 	case "redirect_policy":
 		c.cmd("redirect-policy handle=%s match=%s to=%s%s%s", f("handle").Name, addrText(f("match")), addrText(f("to")), ctx(), pid())
+	case "irp_completed":
+		if irpName := f("irp").Name; c.held[irpName] {
+			delete(c.held, irpName)
+			c.cmd("provider-complete irp=%s status=%s info=%d", c.ref(irpName), f("status").St, f("information").U)
+		} else {
+			c.cmd("run")
+		}
+	case "policy":
+		c.cmd("policy id=%s option=%s", f("id").Name, f("option").Name)
+	case "pin":
+		c.cmd("pin choice=%s value=%s", f("choice").Name, f("value").Name)
+	case "unpin":
+		c.cmd("unpin choice=%s", f("choice").Name)
+	case "rule_action":
+		c.cmd("rule-action rule=%s action=%s", f("rule").Name, f("action").Name)
+	case "sublayer":
+		c.cmd("sublayer name=%s weight=%d", c.bind(f("name").Name), f("weight").U)
+	case "filter":
+		if _, ok := e.Arg("callout"); ok {
+			c.comment("a callout filter (declared with its callout when the callout first classifies): env filter (seq %d) %s", e.Seq, argsText(e.Fields))
+			break
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "filter name=%s action=%s layer=%s weight=%d", c.bind(fmt.Sprintf("filter%d", f("filter").U)), wfp.Action(f("action").U), f("layer").Name, f("weight").U)
+		if v, ok := e.Arg("sublayer"); ok {
+			fmt.Fprintf(&b, " sublayer=%s", c.ref(v.Name))
+		}
+		if v, ok := e.Arg("remote"); ok && v.Kind == Addr {
+			fmt.Fprintf(&b, " remote=%s", v.AP)
+		}
+		c.cmd("%s", b.String())
+		if c.static == nil {
+			c.static = map[uint64]bool{}
+		}
+		c.static[f("filter").U] = true
+	case "filter_delete":
+		if !c.static[f("filter").U] {
+			c.comment("the callout filter %d is deleted here (env filter_delete, seq %d)", f("filter").U, e.Seq)
+			break
+		}
+		c.cmd("remove-filter filter=%s", c.ref(fmt.Sprintf("filter%d", f("filter").U)))
 	case "process":
 		c.cmd("process name=%s pid=%d%s", c.bind(f("name").Name), f("pid").U, onFlag(f("elevated").B, "elevated"))
 	case "irp_dispatch":
@@ -741,4 +822,54 @@ func (c *converter) env(e *Event) {
 	default:
 		c.comment("no scenario command replays a recorded classifyFn: env %s (seq %d) %s", e.What, e.Seq, argsText(e.Fields))
 	}
+}
+
+// listenerName is the scenario name convert gives the peer listening at addr
+// (a trace names a peer listener by its address only).
+func listenerName(addr Value) string {
+	return "listen_" + strings.NewReplacer(".", "_", ":", "_", "[", "", "]", "", "%", "_").Replace(addrText(addr))
+}
+
+// ioCallDriver converts an IoCallDriver (the scenario language's stand-in
+// provider, docs/wsktrace.md) into provider-call: inline when the trace shows
+// the completion before the return, otherwise held until the trace shows it.
+func (c *converter) ioCallDriver(e *Event, ret *Event) {
+	arg := func(n string) Value { v, _ := e.Arg(n); return v }
+	fn := arg("Function").Name
+	if fn == "" {
+		fn = "IoCallDriver"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "provider-call fn=%s irp=%s", fn, c.n(arg("Irp")))
+	var lends []string
+	for _, k := range []string{"Buffer", "Buffer2", "Buffer3", "Buffer4"} {
+		if v := arg(k); v.Kind == Buf && v.Buf.Pool != "" {
+			lends = append(lends, fmt.Sprintf("%s:%d:%d", c.ref(v.Buf.Pool), v.Buf.Offset, v.Buf.Len))
+		}
+	}
+	if len(lends) > 0 {
+		fmt.Fprintf(&b, " lend=(%s)", strings.Join(lends, ","))
+	}
+	irpName := name(arg("Irp"))
+	k, before := c.completeOf(e, irpName)
+	switch {
+	case k >= 0 && before:
+		x := c.evs[k]
+		c.done[k] = true
+		info := uint64(0)
+		if x.Information.Kind == Int {
+			info = x.Information.U
+		}
+		fmt.Fprintf(&b, " complete=inline status=%s info=%d", x.Status, info)
+	case ret != nil && ret.HasStatus && ret.Status != nt.STATUS_PENDING:
+		// Completed inline with no routine to see it, or refused.
+		fmt.Fprintf(&b, " complete=inline status=%s", ret.Status)
+	default:
+		b.WriteString(" complete=hold")
+		if c.held == nil {
+			c.held = map[string]bool{}
+		}
+		c.held[irpName] = true
+	}
+	c.cmd("%s", b.String())
 }

@@ -255,8 +255,22 @@ func (r *replayer) matchControl(ev *Event, where, doc string, v Value, model []b
 	}
 	if f, ok := ev.OutArg("ControlFlags"); ok && f.Kind == Int && uint32(f.U)&wsk.MSG_CTRUNC != 0 && len(tcms) < len(mcms) {
 		// Windows truncated what the model, given room for its own records,
-		// did not: the objects that reached the driver must be a prefix.
-		mcms = mcms[:len(tcms)]
+		// did not: the objects that reached the driver are the model's minus
+		// those that did not fit (whole objects are dropped, later smaller
+		// ones still delivered: wsk.Provider.WskReceiveFrom), in order.
+		var kept []wsk.CMSG
+		k := 0
+		for _, m := range mcms {
+			if k < len(tcms) && m.Level == tcms[k].Level && m.Type == tcms[k].Type {
+				kept = append(kept, m)
+				k++
+			}
+		}
+		if k == len(tcms) {
+			mcms = kept
+		} else {
+			mcms = mcms[:len(tcms)]
+		}
 	}
 	if len(tcms) != len(mcms) {
 		r.diverge(ev, where, "control objects: "+desc(tcms), "control objects: "+desc(mcms), doc, "the first datagram of a redirected flow carries IP_WFP_REDIRECT_RECORDS and, when the callout set one, IP_WFP_REDIRECT_CONTEXT")

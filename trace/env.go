@@ -2,6 +2,10 @@ package trace
 
 import (
 	"fmt"
+	"net/netip"
+
+	"github.com/wsksim/wsksim/nt"
+	"github.com/wsksim/wsksim/sim"
 
 	"github.com/wsksim/wsksim/wsk"
 )
@@ -38,9 +42,27 @@ func (r *replayer) env(q *qev) {
 	}
 	switch ev.What {
 	case "peer_listen":
-		if _, err := r.p.PeerListen(r.peerProc(), f("addr").AP); err != nil {
+		pl, err := r.p.PeerListen(r.peerProc(), f("addr").AP)
+		if err != nil {
 			fail(err)
+			return
 		}
+		if r.ws.listeners == nil {
+			r.ws.listeners = map[netip.AddrPort]*wsk.PeerListener{}
+		}
+		r.ws.listeners[unmapAP(f("addr").AP)] = pl
+	case "peer_accept":
+		pl := r.ws.listeners[unmapAP(f("addr").AP)]
+		if pl == nil {
+			fail(fmt.Errorf("no peer listens at %v (env peer_listen)", f("addr").AP))
+			return
+		}
+		pc := pl.Accept()
+		if pc == nil {
+			fail(fmt.Errorf("the peer listening at %v has accepted no connection here", f("addr").AP))
+			return
+		}
+		r.bindObj(f("name").Name, pc, pc.Name())
 	case "peer_connect":
 		r.registerCallouts(ev)
 		from := f("from").AP
@@ -91,6 +113,21 @@ func (r *replayer) env(q *qev) {
 		if err := pc.Send(data); err != nil {
 			fail(err)
 		}
+	case "peer_shutdown":
+		pc, ok := r.objs[f("conn").Name].(*wsk.PeerConn)
+		if !ok {
+			fail(fmt.Errorf("%s is not a connection the model has", f("conn").Name))
+			return
+		}
+		pc.Shutdown()
+	case "peer_listen_close":
+		pl := r.ws.listeners[unmapAP(f("addr").AP)]
+		if pl == nil {
+			fail(fmt.Errorf("no peer listens at %v (env peer_listen)", f("addr").AP))
+			return
+		}
+		pl.Close()
+		delete(r.ws.listeners, unmapAP(f("addr").AP))
 	case "peer_close", "peer_reset":
 		pc, ok := r.objs[f("conn").Name].(*wsk.PeerConn)
 		if !ok {
@@ -143,6 +180,8 @@ func (r *replayer) env(q *qev) {
 		r.bindObj(f("name").Name, pr, "")
 	case "peer_udp_bind", "peer_sendto", "peer_udp_close", "redirected_datagram":
 		r.udpEnv(ev, fail)
+	case "irp_completed":
+		r.irpCompletedEnv(ev, f("irp"), f("status").St, f("information").U)
 	case "irp_dispatch":
 		n := f("stack_locations").U
 		if _, ok := ev.Arg("stack_locations"); !ok {
@@ -158,6 +197,30 @@ func (r *replayer) env(q *qev) {
 			return
 		}
 		r.bindObj(f("irp").Name, i, i.Name())
+	case "sublayer", "filter", "filter_delete":
+		r.filterEnv(ev, fail)
+	case "pin":
+		v, err := sim.ParseChoiceValue(f("choice").Name, f("value").Name)
+		if err == nil {
+			err = r.w.Pin(f("choice").Name, v)
+		}
+		if err != nil {
+			fail(err)
+		}
+	case "unpin":
+		r.w.Unpin(f("choice").Name)
+	case "policy":
+		if err := r.w.SetPolicy(f("id").Name, f("option").Name); err != nil {
+			fail(err)
+		}
+	case "rule_action":
+		ac, err := sim.ParseAction(f("action").Name)
+		if err == nil {
+			err = r.w.SetAction(f("rule").Name, ac)
+		}
+		if err != nil {
+			fail(err)
+		}
 	case "classify":
 		r.classifyEnv(q)
 	case "classify_return":
@@ -167,3 +230,53 @@ func (r *replayer) env(q *qev) {
 }
 
 const docEnv = "wsktrace v1, \"env\" (the model must be able to do what the environment did at this point)"
+
+// irpCompletedEnv replays env irp_completed: the provider completed the IRP
+// here with no routine to see it. The model must be able to complete it now
+// (it runs its queued work until it does), with that status.
+func (r *replayer) irpCompletedEnv(ev *Event, iv Value, st nt.Status, info uint64) {
+	i := r.irpOf(iv)
+	if i == nil {
+		r.diverge(ev, "env irp_completed", "completion of "+iv.Name, "no such IRP", docEnv, "")
+		return
+	}
+	for i.InFlight() && !r.stopped && r.w.Step() {
+	}
+	if r.stopped {
+		return
+	}
+	if i.InFlight() && r.isStandin(iv.Name) && st != nt.STATUS_PENDING {
+		r.m.Complete(i, st, info)
+	}
+	if i.InFlight() {
+		r.diverge(ev, "env irp_completed", fmt.Sprintf("completion of %s with %s", iv.Name, st),
+			"no completion of "+iv.Name+" here: the model has none for it yet", docEnv, "")
+		return
+	}
+	if i.IoStatus.Status != st {
+		r.diverge(ev, "env irp_completed", "status "+st.String(), "status "+i.IoStatus.Status.String(), docIOSB, "")
+	}
+}
+
+// completionEnvLater reports whether the trace shows an env irp_completed of
+// IRP name before a call uses it again.
+func (r *replayer) completionEnvLater(name string) bool {
+	return r.completionEnv(name) != nil
+}
+
+// completionEnv is the env irp_completed of IRP name the trace shows before a
+// call uses the IRP again, or nil.
+func (r *replayer) completionEnv(name string) *qev {
+	q := r.scan(func(q *qev) bool {
+		if q.ev.Kind == EvEnv && q.ev.What == "irp_completed" {
+			if v, _ := q.ev.Arg("irp"); v.Name == name {
+				return true
+			}
+		}
+		return q.ev.Kind == EvCall && q.ev.spec != nil && q.ev.spec.group != "io" && q.ev.spec.group != "pool" && usesIRP(q.ev, name)
+	})
+	if q != nil && q.ev.Kind == EvEnv {
+		return q
+	}
+	return nil
+}

@@ -151,6 +151,16 @@ func init() {
 			a("InvokeOnSuccess", pBool), a("InvokeOnError", pBool), a("InvokeOnCancel", pBool)}, maxIRQ: "DISPATCH_LEVEL"},
 		// Extension (docs/wsktrace.md): completing a passed-down IRP (env irp_dispatch).
 		{name: "IoCompleteRequest", group: "io", args: []param{irpArg(), a("Status", pStatus), a("Information", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
+		// Extension (docs/wsktrace.md): an IRP handed to a driver below that
+		// the trace shows as a black box (the scenario language's stand-in
+		// provider): "Function" names what it stands in for, Buffer… are pool
+		// ranges lent to the IRP. Replayed by the IRP-level stand-in.
+		{name: "IoCallDriver", group: "stand-in", args: []param{withDef(a("DeviceObject", pPtr), trueValue), irpArg(), a("Function", pText),
+			a("Buffer", pBuf), a("Buffer2", pBuf), a("Buffer3", pBuf), a("Buffer4", pBuf)}, ret: retStatus, maxIRQ: "DISPATCH_LEVEL"},
+		// Extension: a driver holding a passed-down IRP pending sets (or
+		// clears) its cancel routine; value is the previous routine (true or
+		// null; replay does not check it).
+		{name: "IoSetCancelRoutine", group: "io", args: []param{irpArg(), a("CancelRoutine", pPtr)}, ret: retValue, value: a("value", pPtr), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "IoCancelIrp", group: "io", args: []param{irpArg()}, ret: retValue, value: a("value", pBool), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "ExAllocatePool2", group: "pool", args: []param{a("Flags", pInt), a("NumberOfBytes", pInt), a("Tag", pInt)}, ret: retValue, value: nb("value", ObjPool), maxIRQ: "DISPATCH_LEVEL"},
 		{name: "ExFreePoolWithTag", group: "pool", args: []param{freeing(o("P", ObjPool)), a("Tag", pInt)}, maxIRQ: "DISPATCH_LEVEL"},
@@ -237,7 +247,15 @@ func init() {
 		{what: "peer_connect", fields: []param{req(a("to", pAddr)), req(label("name", ObjPeer)), a("from", pAddr)}},
 		{what: "peer_send", fields: []param{req(o("conn", ObjPeer)), req(a("data", pBuf))}},
 		{what: "peer_close", fields: []param{req(freeing(o("conn", ObjPeer)))}},
-		{what: "redirected_connect", fields: []param{req(label("name", ObjApp)), req(a("from", pAddr)), req(a("original", pAddr)), req(a("to", pAddr)),
+		// The peer listening at addr took the connection it accepted first and
+		// the trace has not named yet (or, when there is none, the next one).
+		{what: "peer_accept", fields: []param{req(a("addr", pAddr)), req(label("name", ObjPeer))}},
+		// A peer half-closes its connection (FIN, shutdown(SD_SEND)) and keeps
+		// receiving; a peer stops listening (connections not yet accepted are
+		// reset).
+		{what: "peer_shutdown", fields: []param{req(o("conn", ObjPeer))}},
+		{what: "peer_listen_close", fields: []param{req(a("addr", pAddr))}},
+		{what: "redirected_connect", fields: []param{req(label("name", ObjPeer)), req(a("from", pAddr)), req(a("original", pAddr)), req(a("to", pAddr)),
 			req(param{name: "handle", kind: pText}), a("context", pBuf), a("target_pid", pInt)}},
 		{what: "redirect_policy", fields: []param{req(param{name: "handle", kind: pText}), req(a("match", pAddr)), req(a("to", pAddr)), a("context", pBuf), a("target_pid", pInt)}},
 		// Extensions (docs/oracle.md): a process the driver may name as an OwningProcess.
@@ -255,11 +273,26 @@ func init() {
 		// The I/O manager handed the driver an IRP in a dispatch routine (a
 		// passed-down IRP, irp.Manager.NewPassedDownIrp): the driver owns it
 		// until IoCompleteRequest and may give it to a WSK call.
+		// The provider completed a driver-allocated IRP and no completion
+		// routine ran (none set, or not invoked for this status): when it
+		// happened, which no complete event can show.
+		{what: "irp_completed", fields: []param{req(o("irp", ObjIRP)), req(a("status", pStatus)), a("information", pInt)}},
 		{what: "irp_dispatch", fields: []param{req(label("irp", ObjIRP)), a("stack_locations", pInt)}},
 		// The engine invoked a callout's classifyFn (what package wfp traces).
 		{what: "classify", fields: []param{req(param{name: "layer", kind: pText}), req(param{name: "callout", kind: pText}), a("filter", pInt),
 			a("local", pAddr), a("remote", pAddr), a("protocol", pInt), a("flags", pInt), a("currentMetadataValues", pInt), a("processId", pInt),
 			a("rights", pInt), a("redirectRecords", pInt), a("originalDestination", pAddr), a("localRedirectTargetPID", pInt)}},
+		// World facts a scenario pins (docs/wsktrace.md): filter arbitration
+		// (sublayer, filter, filter_delete), choice-point pins, policy
+		// options and rule actions.
+		{what: "sublayer", fields: []param{req(param{name: "name", kind: pText}), req(a("weight", pInt))}},
+		{what: "filter", fields: []param{req(a("filter", pInt)), req(param{name: "layer", kind: pText}), param{name: "callout", kind: pText},
+			a("action", pInt), a("weight", pInt), param{name: "sublayer", kind: pText}, a("remote", pAddr), param{name: "tie", kind: pText}}},
+		{what: "filter_delete", fields: []param{req(a("filter", pInt))}},
+		{what: "pin", fields: []param{req(param{name: "choice", kind: pText}), req(param{name: "value", kind: pText})}},
+		{what: "unpin", fields: []param{req(param{name: "choice", kind: pText})}},
+		{what: "policy", fields: []param{req(param{name: "id", kind: pText}), req(param{name: "option", kind: pText})}},
+		{what: "rule_action", fields: []param{req(param{name: "rule", kind: pText}), req(param{name: "action", kind: pText})}},
 		// The callout's classifyFn returned with this classifyOut.
 		{what: "classify_return", fields: []param{req(param{name: "callout", kind: pText}), a("filter", pInt), req(a("actionType", pInt)),
 			a("rights", pInt), a("flags", pInt)}},

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wsksim/wsksim/nt"
+	"github.com/wsksim/wsksim/sim"
 	"github.com/wsksim/wsksim/wfp"
 )
 
@@ -20,6 +21,10 @@ import (
 const docClassify = "https://learn.microsoft.com/windows-hardware/drivers/network/using-bind-or-connect-redirection"
 
 type tcallout struct {
+	// declared: an env filter named this callout, so its filters and their
+	// conditions are the model's; no condition is inferred from classifies.
+	declared    bool
+	c           *wfp.Callout
 	name        string
 	layer       wfp.Layer
 	filter      *wfp.Filter
@@ -42,6 +47,12 @@ type fwpsState struct {
 	callouts map[string]*tcallout
 	stack    []*clsFrame
 	top      *qev // a top-level classify event the synthesized classify consumes
+	// sublayers and filters the trace declared (env sublayer, env filter), by
+	// name and by the trace's FilterId; ties are the wfp.filter-tie answers of
+	// the env filter being added.
+	sublayers map[string]*wfp.Sublayer
+	filters   map[uint64]*wfp.Filter
+	ties      []int
 }
 
 // chandle is a classify handle the trace bound.
@@ -97,6 +108,7 @@ func (r *replayer) calloutFor(e *Event) *tcallout {
 	if err != nil {
 		return nil
 	}
+	tc.c = c
 	// Each callout the trace shows gets a sublayer of its own, below the ones
 	// seen before (one sublayer per vendor, as the Filter Weight Assignment
 	// page recommends): every callout the trace shows classifying is invoked
@@ -180,8 +192,10 @@ func (r *replayer) calloutFn(tc *tcallout, c *wfp.Classify) {
 	if r.fw.top != nil {
 		q, r.fw.top = r.fw.top, nil
 	} else {
-		q = r.nextUnmatched()
-		if (q == nil || q.ev.Kind != EvEnv || q.ev.What != "classify") && c.Layer.IsConnectRedirect() && len(tc.remotes) > 0 && !tc.remotes[unmapAP(c.RemoteAddress)] {
+		// Notes are not the driver's doing: a classify may follow one (the
+		// engine notes a policy it applied just before).
+		q = r.scan(func(q *qev) bool { return !q.matched && q.ev.Kind != EvNote })
+		if (q == nil || q.ev.Kind != EvEnv || q.ev.What != "classify") && !tc.declared && c.Layer.IsConnectRedirect() && len(tc.remotes) > 0 && !tc.remotes[unmapAP(c.RemoteAddress)] {
 			// The trace never shows this callout classifying this
 			// destination: its filter's conditions (not in the trace)
 			// exclude it. The classifyFn leaves the classify alone.
@@ -433,7 +447,9 @@ func (r *replayer) fwpsCall(q *qev) {
 	case "FwpsAcquireWritableLayerDataPointer0":
 		ch := r.chOf(arg("classifyHandle"))
 		fid := arg("filterId").U
-		if fr != nil && (fid == fr.tc.traceFilter || fid == 0 && fr.tc.traceFilter == 0) {
+		if mf := r.fw.filters[fid]; mf != nil {
+			fid = mf.FilterId
+		} else if fr != nil && fr.tc.filter != nil && (fid == fr.tc.traceFilter || fid == 0 && fr.tc.traceFilter == 0) {
 			fid = fr.tc.filter.FilterId
 		}
 		var out *wfp.ClassifyOut
@@ -479,6 +495,9 @@ func (r *replayer) fwpsCall(q *qev) {
 			if a, ok := cr.Field("localRedirectTargetPID"); ok {
 				v.LocalRedirectTargetPID = uint32(a.U)
 			}
+			if a, ok := cr.Field("localAddressAndPort"); ok && a.Kind == Addr {
+				v.LocalAddressAndPort = a.AP
+			}
 			if a, ok := cr.Field("localRedirectHandle"); ok {
 				v.LocalRedirectHandle = r.rhOf(a)
 			}
@@ -504,7 +523,9 @@ func (r *replayer) fwpsCall(q *qev) {
 	case "FwpsPendClassify0":
 		ch := r.chOf(arg("classifyHandle"))
 		fid := arg("filterId").U
-		if fr != nil && fid == fr.tc.traceFilter {
+		if mf := r.fw.filters[fid]; mf != nil {
+			fid = mf.FilterId
+		} else if fr != nil && fr.tc.filter != nil && fid == fr.tc.traceFilter {
 			fid = fr.tc.filter.FilterId
 		}
 		var out *wfp.ClassifyOut
@@ -676,4 +697,95 @@ func appliedPointer[T any](r *replayer, mv Value, held map[uint64]*T, ch uint64)
 		return v
 	}
 	return nil
+}
+
+// filterEnv replays env sublayer, filter and filter_delete: the filters a
+// scenario (or a harness that logs them) added, so the model arbitrates with
+// the same sublayers, weights, conditions and tie order.
+func (r *replayer) filterEnv(ev *Event, fail func(error)) {
+	f := func(n string) Value { v, _ := ev.Arg(n); return v }
+	if r.fw.sublayers == nil {
+		r.fw.sublayers = map[string]*wfp.Sublayer{}
+		r.fw.filters = map[uint64]*wfp.Filter{}
+	}
+	if r.fw.callouts == nil {
+		r.fw.callouts = map[string]*tcallout{}
+	}
+	switch ev.What {
+	case "sublayer":
+		w := f("weight").U
+		if w > 0xFFFF {
+			fail(fmt.Errorf("sublayer weight %d: a sublayer weight is 16 bits", w))
+			return
+		}
+		r.fw.sublayers[f("name").Name] = r.e.AddSublayer(f("name").Name, uint16(w))
+	case "filter_delete":
+		mf := r.fw.filters[f("filter").U]
+		if mf == nil {
+			fail(fmt.Errorf("filter %d is not a filter the trace added (env filter)", f("filter").U))
+			return
+		}
+		r.e.RemoveFilter(mf)
+		delete(r.fw.filters, f("filter").U)
+	case "filter":
+		layer, ok := parseLayer(f("layer").Name)
+		if !ok {
+			fail(fmt.Errorf("unknown layer %q", f("layer").Name))
+			return
+		}
+		nf := wfp.Filter{Name: fmt.Sprintf("trace filter %d", f("filter").U), Layer: layer, Weight: f("weight").U, RemoteMatch: f("remote").AP}
+		if v, ok := ev.Arg("action"); ok {
+			nf.Action = wfp.Action(v.U)
+		}
+		if v, ok := ev.Arg("sublayer"); ok {
+			s := r.fw.sublayers[v.Name]
+			if s == nil {
+				fail(fmt.Errorf("sublayer %q was not declared (env sublayer)", v.Name))
+				return
+			}
+			nf.Sublayer = s
+		}
+		if v, ok := ev.Arg("callout"); ok {
+			tc := r.fw.callouts[v.Name]
+			if tc == nil {
+				tc = &tcallout{declared: true, name: v.Name, layer: layer, remotes: map[netip.AddrPort]bool{}, skipped: map[netip.AddrPort]bool{}, traceFilter: f("filter").U}
+				c, err := r.e.RegisterCallout(v.Name, layer, func(c *wfp.Classify) { r.calloutFn(tc, c) })
+				if err != nil {
+					fail(err)
+					return
+				}
+				tc.c = c
+				r.fw.callouts[v.Name] = tc
+			}
+			if tc.c == nil {
+				fail(fmt.Errorf("callout %s was registered before the trace declared its filters", v.Name))
+				return
+			}
+			nf.Callout = tc.c
+		}
+		r.fw.ties = r.fw.ties[:0]
+		if v, ok := ev.Arg("tie"); ok && v.Name != "" {
+			for _, o := range strings.Split(v.Name, ",") {
+				t, err := sim.ParseChoiceValue(wfp.ChoiceFilterTie, o)
+				if err != nil {
+					fail(err)
+					return
+				}
+				r.fw.ties = append(r.fw.ties, t)
+			}
+		}
+		mf, err := r.e.AddFilter(nf)
+		r.fw.ties = r.fw.ties[:0]
+		if err != nil {
+			fail(err)
+			return
+		}
+		r.fw.filters[f("filter").U] = mf
+		if nf.Callout != nil {
+			tc := r.fw.callouts[f("callout").Name]
+			if tc.filter == nil {
+				tc.filter, tc.traceFilter = mf, f("filter").U
+			}
+		}
+	}
 }

@@ -855,7 +855,7 @@ func mutate(base []byte, m mutation, name string) ([]byte, error) {
 	lines := strings.Split(strings.TrimSuffix(string(base), "\n"), "\n")
 	if m.old == "HEADER_PROFILE" {
 		lines[0] = strings.Replace(lines[0], `{"wsktrace":1,"source":"`, `{"wsktrace":1,"profile":"model-defaults","source":"`+m.source+` (from: `, 1)
-		lines[0] = strings.Replace(lines[0], `"}`, `)"}`, 1)
+		lines[0] = strings.Replace(lines[0], `","completions":"all"}`, `)","completions":"all"}`, 1)
 		return []byte(strings.Join(lines, "\n") + "\n"), nil
 	}
 	if m.old == "QUERY_SIZE" {
@@ -864,7 +864,7 @@ func mutate(base []byte, m mutation, name string) ([]byte, error) {
 			if re.MatchString(l) {
 				lines[k] = re.ReplaceAllString(l, `"information":999,"out":{"OutputBuffer":{"bind":"rec1"},"OutputSizeReturned":999}`)
 				lines[0] = strings.Replace(lines[0], `"source":"`, `"source":"`+m.source+` (from: `, 1)
-				lines[0] = strings.Replace(lines[0], `"}`, `)"}`, 1)
+				lines[0] = strings.Replace(lines[0], `","completions":"all"}`, `)","completions":"all"}`, 1)
 				return []byte(strings.Join(lines, "\n") + "\n"), nil
 			}
 		}
@@ -890,7 +890,7 @@ func mutate(base []byte, m mutation, name string) ([]byte, error) {
 			lines[k] = strings.Replace(l, m.old, m.new, 1)
 		}
 		lines[0] = strings.Replace(lines[0], `"source":"`, `"source":"`+m.source+` (from: `, 1)
-		lines[0] = strings.Replace(lines[0], `"}`, `)"}`, 1)
+		lines[0] = strings.Replace(lines[0], `","completions":"all"}`, `)","completions":"all"}`, 1)
 		return []byte(strings.Join(lines, "\n") + "\n"), nil
 	}
 	return nil, fmt.Errorf("%s: %q not found in %s", name, m.old, m.base)

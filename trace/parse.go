@@ -44,6 +44,10 @@ type Header struct {
 	Version int    // "wsktrace": always 1
 	Source  string // free text
 	Profile string // behaviour profile; "default" when absent
+	// AllCompletions: the header's "completions":"all" (extension): every
+	// completion of an IRP is in the trace, as a complete or an env
+	// irp_completed, so one not shown has not happened.
+	AllCompletions bool
 }
 
 // Event is one parsed event line. Which fields are set depends on Kind.
@@ -72,7 +76,13 @@ type Event struct {
 	HasPendingReturned bool
 	PendingReturned    bool
 	RoutineReturned    nt.Status // STATUS_MORE_PROCESSING_REQUIRED when absent
-	IRQLSet            bool      // complete: "irql" given (an extension)
+	// irpBusy: a call naming an IRP another call still holds (it cannot
+	// take it; the completion that follows is the holder's).
+	irpBusy bool
+	// RoutineEnd is the seq of the last event the completion routine caused
+	// (extension "routine_end"; 0: it made no call the trace shows).
+	RoutineEnd uint64
+	IRQLSet    bool // complete: "irql" given (an extension)
 
 	// env
 	What   string
@@ -143,14 +153,23 @@ type Parser struct {
 	open     map[uint64]openCall
 	voidOpen []uint64
 	irpCall  map[string]*fnSpec
-	buf      []byte
-	fields   []field            // arena of the current line's scanned fields (p.scan)
-	cbOpen   map[uint64]*fnSpec // callbacks without their callback_return (evparse.go)
+	// irpPrev is the call an IRP was given to before irpCall's: a driver
+	// that passes an IRP still in flight to another call (refused by the
+	// provider) sees the earlier call's completion.
+	irpPrev map[string]*fnSpec
+	// irpHeld is, for an IRP a call holds (it returned STATUS_PENDING, or
+	// has not returned, and no complete has shown it back), that call's seq:
+	// a later call naming the IRP cannot take it.
+	irpHeld   map[string]uint64
+	irpHeldBy map[uint64]string
+	buf       []byte
+	fields    []field            // arena of the current line's scanned fields (p.scan)
+	cbOpen    map[uint64]*fnSpec // callbacks without their callback_return (evparse.go)
 }
 
 // NewParser returns a parser reading r.
 func NewParser(r io.Reader) *Parser {
-	return &Parser{r: bufio.NewReaderSize(r, 64<<10), names: map[string]*nameInfo{}, open: map[uint64]openCall{}, irpCall: map[string]*fnSpec{}}
+	return &Parser{r: bufio.NewReaderSize(r, 64<<10), names: map[string]*nameInfo{}, open: map[uint64]openCall{}, irpCall: map[string]*fnSpec{}, irpPrev: map[string]*fnSpec{}, irpHeld: map[string]uint64{}, irpHeldBy: map[uint64]string{}}
 }
 
 // readLine returns the next line without its newline; io.EOF at the end.
@@ -263,6 +282,12 @@ func parseHeader(ln int, line []byte) (Header, *Error) {
 				return h, errAt(ln, f.vcol, `"profile" must be a non-empty string`)
 			}
 			h.Profile = s
+		case "completions":
+			s, ok := rawString(f.val)
+			if !ok || s != "all" {
+				return h, errAt(ln, f.vcol, `"completions" must be "all"`)
+			}
+			h.AllCompletions = true
 		case "seq", "ev":
 			return h, errAt(ln, f.kcol, "line 1 must be the header {\"wsktrace\":1,...}, not an event")
 		}
@@ -324,7 +349,7 @@ func (p *Parser) Line() int { return p.line }
 var commonKeys = map[EventKind]map[string]bool{
 	EvCall:           {"seq": true, "ev": true, "fn": true, "args": true, "irql": true},
 	EvReturn:         {"seq": true, "ev": true, "call": true, "status": true, "value": true, "out": true},
-	EvComplete:       {"seq": true, "ev": true, "irp": true, "status": true, "information": true, "out": true, "pending_returned": true, "routine_returned": true, "irql": true},
+	EvComplete:       {"seq": true, "ev": true, "irp": true, "status": true, "information": true, "out": true, "pending_returned": true, "routine_returned": true, "irql": true, "routine_end": true},
 	EvEnv:            {"seq": true, "ev": true, "what": true},
 	EvNote:           {"seq": true, "ev": true, "text": true},
 	EvCallback:       {"seq": true, "ev": true, "fn": true, "args": true, "irql": true},
@@ -507,8 +532,17 @@ func (p *Parser) parseCall(ev *Event, get func(string) *field) *Error {
 	var irpName string
 	if v, ok := ev.Arg("Irp"); ok && v.Kind == Name {
 		irpName = v.Name
-		if spec.info.kind == pInfo {
+		_, held := p.irpHeld[irpName]
+		ev.irpBusy = held
+		if spec.info.kind == pInfo && !held {
+			if old := p.irpCall[irpName]; old != nil && old != spec {
+				p.irpPrev[irpName] = old
+			}
 			p.irpCall[irpName] = spec
+			if len(p.irpHeld) < maxLiveNames {
+				p.irpHeld[irpName] = ev.Seq
+				p.irpHeldBy[ev.Seq] = irpName
+			}
 		}
 	}
 	if spec.ret == retVoid {
@@ -596,6 +630,14 @@ func (p *Parser) parseReturn(ev *Event, get func(string) *field) *Error {
 			return e
 		}
 		ev.Status, ev.HasStatus = s, true
+		if name, ok := p.irpHeldBy[cs]; ok {
+			delete(p.irpHeldBy, cs)
+			if s != nt.STATUS_PENDING && p.irpHeld[name] == cs {
+				// The call did not keep its IRP (it completed inline, or
+				// was refused).
+				delete(p.irpHeld, name)
+			}
+		}
 	}
 	if vf != nil {
 		v, e := p.value(ln, *vf, &spec.value, &binds, 0)
@@ -666,6 +708,43 @@ func (p *Parser) status(ln int, f field) (nt.Status, *Error) {
 	return 0, errAt(ln, f.vcol, strconv.Quote(f.key)+" must be an NTSTATUS name or \"0x…\", got "+describeRaw(f.val))
 }
 
+// completeValues reads a complete's information and out as the completion of
+// a call of spec (nil: unknown).
+func (p *Parser) completeValues(ev *Event, spec *fnSpec, get func(string) *field, binds *[]pendingBind) *Error {
+	ln := ev.Line
+	ev.Fn = ""
+	if spec != nil {
+		ev.Fn = spec.name
+	}
+	ev.Information = Value{Kind: Int}
+	ev.Out = nil
+	if f := get("information"); f != nil {
+		ip := param{name: "information", kind: pInfo}
+		if spec != nil {
+			ip = spec.info
+		}
+		v, e := p.value(ln, *f, &ip, binds, 0)
+		if e != nil {
+			return e
+		}
+		ev.Information = v
+	}
+	if f := get("out"); f != nil {
+		var ps []param
+		what := "the completion of " + ev.IRP
+		if spec != nil {
+			ps = spec.cout
+			what = "the completion of " + spec.name
+		}
+		out, e := p.outs(ln, *f, ps, what, binds)
+		if e != nil {
+			return e
+		}
+		ev.Out = out
+	}
+	return nil
+}
+
 func (p *Parser) parseComplete(ev *Event, get func(string) *field) *Error {
 	ln := ev.Line
 	irf := get("irp")
@@ -691,33 +770,19 @@ func (p *Parser) parseComplete(ev *Event, get func(string) *field) *Error {
 	}
 	ev.Status, ev.HasStatus = s, true
 	spec := p.irpCall[ev.IRP]
-	if spec != nil {
-		ev.Fn = spec.name
+	delete(p.irpHeld, ev.IRP)
+	bindsBefore := len(binds)
+	e := p.completeValues(ev, spec, get, &binds)
+	if prev := p.irpPrev[ev.IRP]; e != nil && prev != nil && spec != nil {
+		// The completion of the call the IRP was given to before (a later
+		// call, refused, named the IRP while it was in flight).
+		binds = binds[:bindsBefore]
+		if p.completeValues(ev, prev, get, &binds) == nil {
+			e = nil
+		}
 	}
-	ev.Information = Value{Kind: Int}
-	if f := get("information"); f != nil {
-		ip := param{name: "information", kind: pInfo}
-		if spec != nil {
-			ip = spec.info
-		}
-		v, e := p.value(ln, *f, &ip, &binds, 0)
-		if e != nil {
-			return e
-		}
-		ev.Information = v
-	}
-	if f := get("out"); f != nil {
-		var ps []param
-		what := "the completion of " + ev.IRP
-		if spec != nil {
-			ps = spec.cout
-			what = "the completion of " + spec.name
-		}
-		out, e := p.outs(ln, *f, ps, what, &binds)
-		if e != nil {
-			return e
-		}
-		ev.Out = out
+	if e != nil {
+		return e
 	}
 	if f := get("pending_returned"); f != nil {
 		switch string(f.val) {
@@ -733,6 +798,16 @@ func (p *Parser) parseComplete(ev *Event, get func(string) *field) *Error {
 			return e
 		}
 		ev.RoutineReturned = s
+	}
+	if f := get("routine_end"); f != nil {
+		u, e := intOnly(ln, *f)
+		if e != nil {
+			return e
+		}
+		if u <= ev.Seq {
+			return errAt(ln, f.vcol, `"routine_end" must be a seq after the complete's own`)
+		}
+		ev.RoutineEnd = u
 	}
 	if f := get("irql"); f != nil {
 		s, ok := rawString(f.val)
@@ -1098,6 +1173,15 @@ func (p *Parser) value(ln int, f field, pp *param, binds *[]pendingBind, depth i
 		if pp.kind == pOutBuf {
 			return bad(`a buffer or {"bind":"name"}`)
 		}
+		if s, ok := rawString(raw); ok && pp.kind == pBindArg && pp.obj != "" {
+			// Caller memory that already holds a live object of this kind (WskRegister
+			// on a registration that is registered): the name, not a new binding.
+			if ni := p.names[s]; ni != nil && ni.kind == pp.obj {
+				v.Kind, v.Name = Name, s
+				return v, nil
+			}
+			return v, errAt(ln, col, strconv.Quote(s)+" is not a live "+pp.obj+`; expected {"bind":"name"} or the name of one`)
+		}
 		return bad(`{"bind":"name"}`)
 	case pAddr:
 		if isNull {
@@ -1229,12 +1313,23 @@ func (p *Parser) buffer(ln int, f field, fs []field, v Value) (Value, *Error) {
 				return v, errAt(ln, g.vcol, strconv.Quote(s)+" is "+article(ni.kind)+"; \"pool\" needs a pool block")
 			}
 			b.Pool = s
+		case "offset":
+			// Extension (docs/wsktrace.md): where in the pool block the
+			// buffer starts.
+			u, e := intOnly(ln, g)
+			if e != nil {
+				return v, e
+			}
+			b.Offset, b.HasOffset = u, true
 		default:
-			return v, errAt(ln, g.kcol, "unknown buffer key "+strconv.Quote(g.key)+" (want hex, b64, ref or len, and optionally pool)")
+			return v, errAt(ln, g.kcol, "unknown buffer key "+strconv.Quote(g.key)+" (want hex, b64, ref or len, and optionally pool and offset)")
 		}
 	}
 	if forms != 1 {
 		return v, errAt(ln, v.Col, strconv.Quote(f.key)+": a buffer needs exactly one of hex, b64, ref, len")
+	}
+	if b.HasOffset && b.Pool == "" {
+		return v, errAt(ln, v.Col, strconv.Quote(f.key)+`: "offset" needs "pool" (an offset into that pool block)`)
 	}
 	v.Kind, v.Buf = Buf, b
 	return v, nil

@@ -87,7 +87,12 @@ type replayer struct {
 	divViol  int // the model's violation count when the replay diverged
 	choices  map[[2]string]int
 	standins int
-	notes    map[string]bool
+	// callLines are the lines of the calls being replayed, by seq (for a
+	// violation found inside a call while a nested event is replayed).
+	callLines map[uint64]int
+	// allCompletions: the header says every completion is shown.
+	allCompletions bool
+	notes          map[string]bool
 	// compIRP is the IRP the model is completing right now (set by the routine
 	// search), so the IRQL choice can be answered.
 	lastComplete *qev
@@ -178,6 +183,7 @@ func (r *replayer) run() {
 		return
 	}
 	r.rep.Source, r.rep.Profile = h.Source, h.Profile
+	r.allCompletions = h.AllCompletions
 	if r.opts.Profile != "" {
 		r.rep.Profile = r.opts.Profile
 	}
@@ -341,7 +347,7 @@ func (r *replayer) findReturn(seq uint64) *qev {
 // (submission, reuse, free...; IoCancelIrp does not count: it races the
 // completion).
 func usesIRP(ev *Event, name string) bool {
-	if ev.Kind != EvCall || ev.Fn == "IoCancelIrp" {
+	if ev.Kind != EvCall || ev.Fn == "IoCancelIrp" || ev.irpBusy {
 		return false
 	}
 	v, ok := ev.Arg("Irp")
@@ -414,6 +420,11 @@ func (r *replayer) collect(at *Event) {
 					break
 				}
 			}
+		}
+		if ln, ok := r.callLines[v.Seq]; ok && v.Seq != 0 && at != nil && v.Seq < at.Seq {
+			// Found in an enclosing call (a classify the call caused, a
+			// completion routine it ran): the violation is that call's.
+			vr.Seq, vr.Line = v.Seq, ln
 		}
 		r.rep.Violations = append(r.rep.Violations, vr)
 		if v.BugCheck != "" && at != nil {
@@ -621,6 +632,12 @@ func (r *replayer) choose(label string, n int) (int, string) {
 		// trace transferred (see wskBuf): the model then moves all of it.
 		return 0, ""
 	case label == wfp.ChoiceFilterTie:
+		// The answers the env filter being added carries (its "tie").
+		if len(r.fw.ties) > 0 {
+			v := r.fw.ties[0]
+			r.fw.ties = r.fw.ties[1:]
+			return v, ""
+		}
 		return 0, ""
 	case strings.HasPrefix(label, "wsk.event."):
 		return r.eventChoice(label), ""
@@ -688,6 +705,10 @@ func (r *replayer) observedStatus() (nt.Status, bool) {
 	if iv, ok := ev.Arg("Irp"); ok && iv.Kind == Name {
 		if c := r.findComplete(iv.Name); c != nil && c.ev.Kind == EvComplete {
 			return c.ev.Status, true
+		}
+		if c := r.completionEnv(iv.Name); c != nil {
+			v, _ := c.ev.Arg("status")
+			return v.St, true
 		}
 	}
 	if ret := r.findReturn(ev.Seq); ret != nil && ret.ev.HasStatus {

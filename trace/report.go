@@ -88,6 +88,31 @@ type Report struct {
 	Choices           []ChoiceTaken     `json:"choices"`
 	Policies          []PolicyTaken     `json:"policies,omitempty"`
 	Notes             []string          `json:"notes"`
+	// Unsupported lists the checks this trace cannot support: what its
+	// writer said (a note starting "unsupported check: ") it did that
+	// wsktrace v1 cannot express, with the rule it broke there.
+	Unsupported []UnsupportedCheck `json:"unsupported,omitempty"`
+}
+
+// UnsupportedCheck is a check the trace says it cannot support.
+type UnsupportedCheck struct {
+	Rule   string `json:"rule"`
+	Seq    uint64 `json:"seq"` // the note's seq
+	Reason string `json:"reason"`
+}
+
+// UnsupportedPrefix starts a note that names a check the trace cannot
+// support: "unsupported check: RULE-ID: why" (docs/wsktrace.md).
+const UnsupportedPrefix = "unsupported check: "
+
+// parseUnsupported reads an unsupported-check note.
+func parseUnsupported(seq uint64, text string) (UnsupportedCheck, bool) {
+	rest, ok := strings.CutPrefix(text, UnsupportedPrefix)
+	if !ok {
+		return UnsupportedCheck{}, false
+	}
+	rule, why, _ := strings.Cut(rest, ": ")
+	return UnsupportedCheck{Rule: strings.TrimSpace(rule), Seq: seq, Reason: why}, rule != ""
 }
 
 // ExitCode returns the exit code for the report's verdict.
@@ -164,6 +189,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		for _, c := range r.Choices {
 			fmt.Fprintf(&b, "  %s = %s (%d×)\n", c.Point, c.Option, c.Count)
+		}
+	}
+	if len(r.Unsupported) > 0 {
+		b.WriteString("checks this trace cannot support (its writer did something wsktrace v1 cannot express):\n")
+		for _, u := range r.Unsupported {
+			fmt.Fprintf(&b, "  %s at seq %d: %s\n", u.Rule, u.Seq, u.Reason)
 		}
 	}
 	if len(r.Notes) > 0 {

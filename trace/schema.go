@@ -170,11 +170,12 @@ func buildSchema() obj {
 		"buffer": obj{
 			"type": "object",
 			"properties": obj{
-				"hex":  obj{"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"},
-				"b64":  obj{"type": "string", "pattern": "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"},
-				"ref":  ref("name"),
-				"len":  anyOf(obj{"type": "integer", "minimum": 0, "maximum": json.Number("18446744073709551615")}, obj{"type": "string", "pattern": "^0[xX][0-9a-fA-F]{1,16}$"}),
-				"pool": ref("name"),
+				"hex":    obj{"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"},
+				"b64":    obj{"type": "string", "pattern": "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"},
+				"ref":    ref("name"),
+				"len":    anyOf(obj{"type": "integer", "minimum": 0, "maximum": json.Number("18446744073709551615")}, obj{"type": "string", "pattern": "^0[xX][0-9a-fA-F]{1,16}$"}),
+				"pool":   ref("name"),
+				"offset": obj{"type": "integer", "minimum": 0, "maximum": json.Number("18446744073709551615")},
 			},
 			"additionalProperties": false,
 			"oneOf":                []any{obj{"required": []string{"hex"}}, obj{"required": []string{"b64"}}, obj{"required": []string{"ref"}}, obj{"required": []string{"len"}}},
@@ -202,6 +203,7 @@ func buildSchema() obj {
 		"out":              obj{"type": "object"},
 		"pending_returned": obj{"type": "boolean"},
 		"routine_returned": ref("status"),
+		"routine_end":      ref("seq"),
 		"irql":             ref("irql"),
 	}, "irp", "status"))
 	var whats []string
@@ -229,9 +231,10 @@ func buildSchema() obj {
 	defs["header"] = obj{
 		"type": "object",
 		"properties": obj{
-			"wsktrace": obj{"const": 1},
-			"source":   obj{"type": "string"},
-			"profile":  obj{"type": "string", "minLength": 1},
+			"wsktrace":    obj{"const": 1},
+			"source":      obj{"type": "string"},
+			"profile":     obj{"type": "string", "minLength": 1},
+			"completions": obj{"const": "all"},
 		},
 		"required": []string{"wsktrace"},
 		"not":      anyOf(obj{"required": []string{"seq"}}, obj{"required": []string{"ev"}}),

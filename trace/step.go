@@ -36,6 +36,11 @@ func (r *replayer) step(q *qev) {
 	case EvCall:
 		r.alignSeq(ev.Seq)
 		r.w.SetIRQL(ev.IRQL)
+		if r.callLines == nil || len(r.callLines) > 4096 {
+			r.callLines = map[uint64]int{}
+		}
+		r.callLines[ev.Seq] = ev.Line
+		defer delete(r.callLines, ev.Seq)
 		r.call(q)
 		r.w.SetIRQL(nt.PASSIVE_LEVEL)
 	case EvReturn:
@@ -53,6 +58,9 @@ func (r *replayer) step(q *qev) {
 	case EvCallbackReturn:
 		// Matched by the callback it returns from (evreplay.go).
 	case EvNote:
+		if u, ok := parseUnsupported(ev.Seq, ev.Text); ok && len(r.rep.Unsupported) < 1000 {
+			r.rep.Unsupported = append(r.rep.Unsupported, u)
+		}
 	}
 }
 
@@ -154,7 +162,32 @@ func (r *replayer) routine(i *irp.IRP, ctx any) nt.Status {
 			fmt.Sprintf("pending_returned %t (the call returned %s)", i.PendingReturned, map[bool]string{true: "STATUS_PENDING", false: "its final status"}[i.PendingReturned]), docIRPs, "")
 	}
 	r.bindOuts(ev.Out)
+	if ev.RoutineEnd > ev.Seq {
+		r.routineEvents(ev.RoutineEnd)
+	}
 	return ev.RoutineReturned
+}
+
+// routineEvents replays, inside the completion routine being run, the events
+// the trace shows it caused (up to seq end, the complete's "routine_end"), so
+// the model sees them made from a completion routine.
+func (r *replayer) routineEvents(end uint64) {
+	outer := r.cur
+	defer func() { r.cur = outer }()
+	for !r.stopped {
+		q := r.nextUnmatched()
+		if q == nil || q.ev.Seq > end {
+			return
+		}
+		e := r.next()
+		if e == nil {
+			return
+		}
+		r.cur = e
+		r.rep.Events++
+		r.step(e)
+		r.collect(e.ev)
+	}
 }
 
 func (r *replayer) isStandin(irpName string) bool { return r.standinIRPs[irpName] }
@@ -198,7 +231,7 @@ func (r *replayer) call(q *qev) {
 	// then the driver's violation). It must be shown by the end of the trace.
 	// A completion nobody can observe (no completion routine) may have
 	// happened at any time before, so it is run first.
-	if iv := arg("Irp"); iv.Kind == Name && ev.Fn != "IoCancelIrp" && !r.routineSet[iv.Name] {
+	if iv := arg("Irp"); iv.Kind == Name && ev.Fn != "IoCancelIrp" && !r.allCompletions && !r.routineSet[iv.Name] && !r.completionEnvLater(iv.Name) {
 		if i := r.irpOf(iv); i != nil && i.InFlight() {
 			for i.InFlight() && !r.stopped && r.w.Step() {
 			}
@@ -253,6 +286,19 @@ func (r *replayer) call(q *qev) {
 		r.m.IoSetCompletionRoutine(r.irpOf(iv), rtn, iv.Name, arg("InvokeOnSuccess").B, arg("InvokeOnError").B, arg("InvokeOnCancel").B)
 	case "IoCompleteRequest":
 		r.m.IoCompleteRequest(r.irpOf(arg("Irp")), arg("Status").St, arg("Information").U)
+	case "IoSetCancelRoutine":
+		// The driver's cancel routine: what it does (IoCompleteRequest) the
+		// trace shows as the calls that follow.
+		if i := r.irpOf(arg("Irp")); i != nil {
+			if arg("CancelRoutine").Kind == Null {
+				r.m.SetCancelRoutine(i, nil)
+			} else {
+				r.m.SetCancelRoutine(i, func(*irp.IRP) {})
+			}
+		}
+		if ret := r.findReturn(ev.Seq); ret != nil {
+			ret.matched = true
+		}
 	case "IoCancelIrp":
 		i := r.irpOf(arg("Irp"))
 		ret := r.findReturn(ev.Seq)
@@ -336,13 +382,17 @@ func (r *replayer) standinCall(q *qev) {
 	var result nt.Status
 	var resultKnown bool
 	switch {
-	case !ev.spec.takesIRP() || !hasIRP || iv.Kind == Null:
+	case !ev.spec.takesIRP() || !hasIRP || iv.Kind == Null && ev.Fn != "IoCallDriver":
 		if ret != nil && ret.ev.HasStatus {
 			result, resultKnown = ret.ev.Status, true
 		}
 	default:
 		i := r.irpOf(iv)
-		if !r.m.Submit(i, ev.Fn) {
+		fn := ev.Fn
+		if v, ok := ev.Arg("Function"); ok && ev.Fn == "IoCallDriver" && v.Name != "" {
+			fn = v.Name // the function the driver below stands in for
+		}
+		if !r.m.Submit(i, fn) {
 			result, resultKnown = nt.STATUS_INVALID_PARAMETER, true
 			break
 		}
@@ -356,7 +406,7 @@ func (r *replayer) standinCall(q *qev) {
 				if a.Val.Buf.Form == BufRef {
 					n = r.blobSize[a.Val.Buf.Ref]
 				}
-				r.m.Lend(i, r.blockOf(Value{Kind: Name, Name: a.Val.Buf.Pool}), 0, n)
+				r.m.Lend(i, r.blockOf(Value{Kind: Name, Name: a.Val.Buf.Pool}), a.Val.Buf.Offset, n)
 			}
 		}
 		c := r.findComplete(iv.Name)
@@ -370,7 +420,10 @@ func (r *replayer) standinCall(q *qev) {
 			}
 		case ret != nil && ret.ev.HasStatus && ret.ev.Status != nt.STATUS_PENDING:
 			st = ret.ev.Status
-		case !r.routineSet[iv.Name] && !r.completedLater(iv.Name):
+		case !r.allCompletions && !r.routineSet[iv.Name] && !r.completedLater(iv.Name) && !r.completionEnvLater(iv.Name) && ev.Fn != "IoCallDriver":
+			// (IoCallDriver is what wsksim writes, and it writes env
+			// irp_completed for every completion no routine sees: none
+			// shown means none happened.)
 			// No routine: nobody observes the completion, so it cannot be
 			// shown; the stand-in completes it later with success.
 			st := nt.STATUS_SUCCESS

@@ -129,6 +129,9 @@ type Buffer struct {
 	Ref  string
 	Len  uint64
 	Pool string
+	// Offset is where in Pool the buffer starts (extension "offset").
+	Offset    uint64
+	HasOffset bool
 }
 
 func (b *Buffer) String() string {

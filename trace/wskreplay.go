@@ -87,7 +87,10 @@ type wskState struct {
 	sizes   map[blobKey]uint64   // trace size of a socket's records/context
 	peer    *wsk.Process         // the user-mode process peers run in
 	learned map[string]bool      // machine facts taken from the trace
-	regs    map[*wsk.Registration]bool
+	// listeners are the peers listening, by address (env peer_listen), for
+	// env peer_accept.
+	listeners map[netip.AddrPort]*wsk.PeerListener
+	regs      map[*wsk.Registration]bool
 }
 
 func (r *replayer) wsInit() {
@@ -178,6 +181,11 @@ func (r *replayer) traceOutcome(ev *Event) (nt.Status, *Event, bool) {
 		if c := r.findComplete(iv.Name); c != nil && c.ev.Kind == EvComplete {
 			return c.ev.Status, c.ev, true
 		}
+		if c := r.completionEnv(iv.Name); c != nil {
+			// A completion no routine saw (env irp_completed).
+			v, _ := c.ev.Arg("status")
+			return v.St, nil, true
+		}
 	}
 	if ret := r.findReturn(ev.Seq); ret != nil && ret.ev.HasStatus && ret.ev.Status != nt.STATUS_PENDING {
 		return ret.ev.Status, nil, true
@@ -230,6 +238,14 @@ func (r *replayer) checkWskReturn(ev *Event, call string, got nt.Status) *qev {
 func (r *replayer) hold(v Value, w *wcall) {
 	r.wsInit()
 	if v.Kind == Name {
+		if old := r.ws.calls[v.Name]; old != nil {
+			if i := r.irpOf(v); i != nil && i.InFlight() {
+				// The IRP is still in flight for the earlier call: the new
+				// call cannot take it (the model refuses it), and the
+				// completion the trace shows is the earlier call's.
+				return
+			}
+		}
 		r.ws.calls[v.Name] = w
 		if r.irpCall == nil {
 			r.irpCall = map[string]uint64{}
@@ -268,11 +284,14 @@ func (r *replayer) wskCall(q *qev) {
 		}
 		var reg *wsk.Registration
 		rv := arg("WskRegistration")
-		if rv.Kind == Bind {
+		switch rv.Kind {
+		case Bind:
 			reg = &wsk.Registration{}
+		case Name:
+			reg = r.regOf(rv)
 		}
 		st := p.WskRegister(npi, reg)
-		if reg != nil {
+		if reg != nil && rv.Kind == Bind {
 			r.bindObj(rv.Name, reg, reg.Name())
 		}
 		r.checkWskReturn(ev, "WskRegister", st)
@@ -696,7 +715,9 @@ func (r *replayer) controlCall(ev *Event) {
 	}
 	r.hold(iv, w)
 	st := r.p.WskControlSocket(s, rt, code, uint32(arg("Level").U), inSize, in, outSize, out, w.osr, i)
-	if lendAfter != nil && i != nil && i.InFlight() {
+	if lendAfter != nil && i != nil && i.InFlight() && iv.Kind == Name && r.ws.calls[iv.Name] == w {
+		// (Only when this call took the IRP: an IRP in flight for an
+		// earlier call is that call's.)
 		r.m.Lend(i, lendAfter, 0, lendN)
 	}
 	r.release(iv)

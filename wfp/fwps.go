@@ -789,3 +789,14 @@ func (e *Engine) policyClassify(p *redirectPolicy, c *Classify) {
 	}
 	e.releaseCH(cs)
 }
+
+// acquiredLocal is the local address of the classify classifyHandle belongs
+// to, as the callout received it (the zero AddrPort when unknown): what the
+// trace compares a written localAddressAndPort with.
+func (e *Engine) acquiredLocal(classifyHandle uint64) netip.AddrPort {
+	cs := e.lookupCH(classifyHandle)
+	if cs == nil || cs.run == nil || cs.run.cur == nil {
+		return netip.AddrPort{}
+	}
+	return cs.run.cur.LocalAddressAndPort
+}

@@ -135,11 +135,15 @@ func (p *Provider) WskControlSocket(s *Socket, requestType nt.ControlSocketType,
 		if known {
 			code = sim.Str(info.name)
 		}
+		rt := sim.Int(uint64(requestType)) // a value with no SDK name is written as its number
+		if requestType <= nt.WskIoctl {
+			rt = sim.Str(requestType.String())
+		}
 		in := blockValue(inputBuffer, inputSize, true)
 		if evOption(requestType, controlCode, level) {
 			in = eventControlValue(inputBuffer, inputSize)
 		}
-		p.w.TraceCall(f, sim.F("Socket", sim.Obj(sockName(s))), sim.F("RequestType", sim.Str(requestType.String())), sim.F("ControlCode", code),
+		p.w.TraceCall(f, sim.F("Socket", sim.Obj(sockName(s))), sim.F("RequestType", rt), sim.F("ControlCode", code),
 			sim.F("Level", levelValue(level)), sim.F("InputSize", sim.Int(inputSize)), sim.F("InputBuffer", in),
 			sim.F("OutputSize", sim.Int(outputSize)), sim.F("OutputBuffer", blockValue(outputBuffer, outputSize, false)),
 			sim.F("OutputSizeReturned", ptrArg(outputSizeReturned != nil)), sim.F("Irp", sim.Obj(irpName(i))))

@@ -653,6 +653,9 @@ func (pl *PeerListener) Accept() *PeerConn {
 	}
 	pc := pl.accepted[0]
 	pl.accepted = pl.accepted[1:]
+	// The trace names the connection here (wsktrace v1 env peer_accept), so
+	// later peer_send/peer_close of it can say which one.
+	pl.p.w.TraceEnv("peer_accept", sim.F("addr", sim.Str(pl.addr.String())), sim.F("name", sim.Str(pc.name)))
 	return pc
 }
 
@@ -663,6 +666,7 @@ func (pl *PeerListener) Close() {
 	}
 	pl.closed = true
 	p := pl.p
+	p.w.TraceEnv("peer_listen_close", sim.F("addr", sim.Str(pl.addr.String())))
 	delete(p.net.listeners, pl.addr)
 	p.net.unbind(false, pl.addr.Port(), pl)
 	for _, pc := range pl.accepted {
@@ -878,6 +882,7 @@ func (pc *PeerConn) Shutdown() {
 	if !pc.usable() || pc.e.released {
 		return
 	}
+	pc.p.w.TraceEnv("peer_shutdown", sim.F("conn", sim.Str(pc.name)))
 	pc.p.fin(pc.e)
 }
 

@@ -242,7 +242,10 @@ func (p *Provider) WskRegister(npi *ClientNPI, reg *Registration) nt.Status {
 			}
 		}
 		rv := sim.Null()
-		if reg != nil {
+		switch {
+		case reg != nil && reg.registered:
+			rv = sim.Str(reg.Name()) // registering a live registration again: no new object
+		case reg != nil:
 			rv = sim.Bind(reg.Name())
 		}
 		p.w.TraceCall(f, sim.F("WskClientNpi", nv), sim.F("WskRegistration", rv))

@@ -258,7 +258,7 @@ func TestRunJSONAndTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(tr), `{"wsktrace":1,"source":"wsksim scenario trace.txt"}`) || !strings.Contains(string(tr), `"fn":"IoFreeIrp"`) {
+	if !strings.HasPrefix(string(tr), `{"wsktrace":1,"source":"wsksim scenario trace.txt","completions":"all"}`) || !strings.Contains(string(tr), `"fn":"IoFreeIrp"`) {
 		t.Errorf("trace:\n%s", tr)
 	}
 }

@@ -24,7 +24,8 @@ output (the file depends on a choice it does not pin).
 type outcome struct {
 	hash       string
 	seeds      []uint64
-	res        *scenarios.Result
+	res        *scenarios.Result // nil when the run stopped
+	stopped    string            // why the run stopped under these seeds
 	violations map[string]int
 }
 
@@ -54,15 +55,29 @@ func cmdExplore(args []string, stdout, stderr io.Writer) int {
 	for k := 0; k < *seeds; k++ {
 		sd := *seed + uint64(k)
 		res, err := scenarios.Run(s.path, bytes.NewReader(s.data), scenarios.Options{Seed: sd})
-		if err != nil {
+		if err != nil && !seedStopped(s.path, s.data, err) {
 			fmt.Fprintf(stderr, "wsksim explore: %v\n", err)
 			return ExitUsage
 		}
-		h := sha256.Sum256([]byte(res.Transcript()))
+		text := ""
+		if err != nil {
+			// The run stopped under this seed: an outcome of its own.
+			text = "stopped: " + err.Error()
+		} else {
+			text = res.Transcript()
+		}
+		h := sha256.Sum256([]byte(text))
 		key := hex.EncodeToString(h[:6])
 		o := byHash[key]
 		if o == nil {
 			o = &outcome{hash: key, res: res, violations: map[string]int{}}
+			if err != nil {
+				o.stopped = err.Error()
+				byHash[key] = o
+				order = append(order, o)
+				o.seeds = append(o.seeds, sd)
+				continue
+			}
 			for _, v := range res.Violations {
 				o.violations[v.Rule]++
 			}
@@ -74,6 +89,13 @@ func cmdExplore(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "explore %s: %d seeds (%d..%d), %d distinct outcome(s)\n", s.path, *seeds, *seed, *seed+uint64(*seeds)-1, len(order))
 	failed := false
 	for n, o := range order {
+		if o.res == nil {
+			failed = true
+			fmt.Fprintf(stdout, "outcome %d (%s): %d seed(s), e.g. seed %d\n", n+1, o.hash, len(o.seeds), o.seeds[0])
+			fmt.Fprintf(stdout, "  reproduce: %s\n", scenarios.ReproCommand(s.path, o.seeds[0]))
+			fmt.Fprintf(stdout, "  the run stopped: %s\n", o.stopped)
+			continue
+		}
 		match := "matches the expected output"
 		if !o.res.OK() {
 			match = "differs from the expected output: " + o.res.Mismatches[0].FirstDifference()
@@ -82,7 +104,7 @@ func cmdExplore(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "outcome %d (%s): %d seed(s), e.g. seed %d\n", n+1, o.hash, len(o.seeds), o.seeds[0])
 		fmt.Fprintf(stdout, "  reproduce: %s\n", reproduce(s.path, o.seeds[0]))
 		fmt.Fprintf(stdout, "  %s\n", match)
-		if n > 0 {
+		if n > 0 && order[0].res != nil {
 			if d := o.res.FirstDivergence(order[0].res); d != "" {
 				fmt.Fprintf(stdout, "  differs from outcome 1 at %s\n", strings.Replace(d, "want", "outcome 1", 1))
 			}

@@ -214,6 +214,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				}
 			}
 			tc := junitCase{Name: fmt.Sprintf("%s seed %d", s.path, sd), Classname: "wsksim.run", Time: fmt.Sprintf("%.3f", time.Since(start).Seconds())}
+			if err != nil && seedStopped(s.path, s.data, err) {
+				// The run stopped under this seed: its outcome, not an
+				// unusable file.
+				repro := reproduce(s.path, sd)
+				jf.OK, jf.Error = false, err.Error()
+				jf.Failure = &jsonFailure{Reproduce: repro}
+				line = fmt.Sprintf("FAIL %s: seed %d: the run stopped: %v", s.path, sd, err)
+				detail = append(detail, fmt.Sprintf("    seed %d; reproduce: %s", sd, repro))
+				tc.Failure = &junitProblem{Message: xmlText("the run stopped: " + err.Error()), Type: "stopped", Text: xmlText(strings.Join(detail, "\n"))}
+				junit.add(tc)
+				break
+			}
 			if err != nil {
 				unusable = true
 				jf.OK, jf.Error = false, err.Error()
@@ -240,7 +252,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 				m := res.Mismatches[0]
 				jf.OK = false
 				jf.Failure = &jsonFailure{Pos: m.Pos, Command: m.Cmd, Want: m.Want, Got: m.Got, Reproduce: reproduce(s.path, res.Seed)}
-				line = fmt.Sprintf("FAIL %s: %s", s.path, m.FirstDifference())
+				line = fmt.Sprintf("FAIL %s: seed %d: %s", s.path, res.Seed, m.FirstDifference())
 				detail = append(detail, fmt.Sprintf("    seed %d; reproduce: %s", res.Seed, reproduce(s.path, res.Seed)))
 				detail = append(detail, "    want:")
 				detail = append(detail, indent(m.Want, "      ")...)
